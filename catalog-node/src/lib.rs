@@ -1,0 +1,3 @@
+//! catalog-node: products, stock and reservations on sled, with a change feed.
+
+pub mod store;

@@ -1,0 +1,214 @@
+//! The catalog's sled store: products, reservations, the outbox and its index, and meta.
+//!
+//! Every write is one sled transaction that changes the data AND appends its feed events, so
+//! the feed can never miss or invent a change. Trees and records are private to this node and
+//! mapped to the wire types here.
+
+pub mod codec;
+pub mod migrate;
+pub mod records;
+mod writes;
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+use contracts::catalog::{ChangeEvent, EventKind, Product, Reservation};
+use thiserror::Error;
+
+use codec::CodecError;
+use records::{Counter, EventRecord, ProductRecord, ReservationRecord, StoredEventKind};
+
+pub use writes::{Precondition, PutOutcome, ReserveOutcome, WriteError};
+
+/// Layout version this build writes.
+pub const CURRENT_SCHEMA: u64 = 2;
+pub(crate) const META_SEQ: &[u8] = b"seq";
+pub(crate) const META_SCHEMA: &[u8] = b"schema_version";
+pub(crate) const META_HORIZON: &[u8] = b"feed_horizon";
+
+/// The store failed.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// Another process holds the data directory.
+    #[error(
+        "data directory {path} is in use by another process (sled holds an exclusive lock); \
+         stop the other catalog-node or choose another --data-dir"
+    )]
+    Locked {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The data was written by a newer build.
+    #[error(
+        "store layout v{found} is newer than this build supports (v{supported}); upgrade catalog-node"
+    )]
+    TooNew {
+        /// Layout found.
+        found: u64,
+        /// Newest layout this build knows.
+        supported: u64,
+    },
+    /// sled failed.
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored value is unreadable.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+}
+
+/// The catalog's store.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    products: sled::Tree,
+    outbox: sled::Tree,
+    outbox_index: sled::Tree,
+    reservations: sled::Tree,
+    meta: sled::Tree,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `path` and upgrades its layout.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new().path(path).open().map_err(|e| match e {
+            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                StoreError::Locked {
+                    path: path.to_owned(),
+                }
+            }
+            other => StoreError::Sled(other),
+        })?;
+        let products = db.open_tree("products")?;
+        migrate::run(&db, &products)?;
+        Ok(Self {
+            outbox: db.open_tree("outbox")?,
+            outbox_index: db.open_tree("outbox_index")?,
+            reservations: db.open_tree("reservations")?,
+            meta: db.open_tree("meta")?,
+            products,
+            db,
+        })
+    }
+
+    /// Makes every committed write durable; returns the bytes sled wrote.
+    pub fn flush(&self) -> Result<usize, StoreError> {
+        Ok(self.db.flush()?)
+    }
+
+    /// The seq of the newest committed change (0 for an empty store).
+    pub fn head_seq(&self) -> Result<u64, StoreError> {
+        read_counter(&self.meta, META_SEQ)
+    }
+
+    /// The highest seq whose event was dropped by tombstone retention: a consumer whose
+    /// cursor is below it may have missed a delete and must bootstrap again.
+    pub fn horizon(&self) -> Result<u64, StoreError> {
+        read_counter(&self.meta, META_HORIZON)
+    }
+
+    /// Number of products.
+    pub fn product_count(&self) -> usize {
+        self.products.len()
+    }
+
+    /// Bytes the store takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    /// One product.
+    pub fn product(&self, id: &str) -> Result<Option<Product>, StoreError> {
+        self.products
+            .get(id.as_bytes())?
+            .map(|bytes| Ok(codec::decode::<ProductRecord>(&bytes)?.to_wire(id)))
+            .transpose()
+    }
+
+    /// Up to `limit` products with ids after `after`, in id order.
+    pub fn products_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Product>, StoreError> {
+        let start = match after {
+            Some(a) => Bound::Excluded(a.as_bytes()),
+            None => Bound::Unbounded,
+        };
+        self.products
+            .range::<&[u8], _>((start, Bound::Unbounded))
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry?;
+                let id = String::from_utf8_lossy(&key);
+                Ok(codec::decode::<ProductRecord>(&value)?.to_wire(&id))
+            })
+            .collect()
+    }
+
+    /// One reservation.
+    pub fn reservation(&self, id: &str) -> Result<Option<Reservation>, StoreError> {
+        self.reservations
+            .get(id.as_bytes())?
+            .map(|bytes| Ok(codec::decode::<ReservationRecord>(&bytes)?.to_wire(id)))
+            .transpose()
+    }
+
+    /// Up to `limit` events with `after < seq <= upto`, each with its product's state.
+    ///
+    /// The caller must keep writers out while this runs, so that events and product states
+    /// are read at one point in time.
+    pub fn events(
+        &self,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> Result<Vec<ChangeEvent>, StoreError> {
+        if upto <= after {
+            return Ok(Vec::new());
+        }
+        let range = (after + 1).to_be_bytes()..=upto.to_be_bytes();
+        let mut events = Vec::new();
+        for entry in self.outbox.range(range).take(limit) {
+            let (key, value) = entry?;
+            let seq = seq_from_key(&key);
+            let record = codec::decode::<EventRecord>(&value)?;
+            let product = self.product(&record.product_id)?;
+            // The outbox keeps each product's latest event only, so its current state IS
+            // the state after this event.
+            let kind = match (&product, record.kind) {
+                (None, _) => EventKind::Delete,
+                (Some(_), StoredEventKind::Delete) => EventKind::Upsert,
+                (Some(_), kind) => kind.into(),
+            };
+            events.push(ChangeEvent {
+                seq,
+                product_id: record.product_id,
+                kind,
+                product,
+            });
+        }
+        Ok(events)
+    }
+
+    /// Number of entries in the outbox (one per product ever seen, until tombstones expire).
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+}
+
+fn read_counter(tree: &sled::Tree, key: &[u8]) -> Result<u64, StoreError> {
+    Ok(match tree.get(key)? {
+        Some(bytes) => codec::decode::<Counter>(&bytes)?.0,
+        None => 0,
+    })
+}
+
+fn seq_from_key(key: &[u8]) -> u64 {
+    let mut buf = [0u8; 8];
+    let n = key.len().min(8);
+    buf[8 - n..].copy_from_slice(&key[key.len() - n..]);
+    u64::from_be_bytes(buf)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,20 @@
+//! Cross-cutting server code shared by the nodes.
+//!
+//! Everything a node needs around its own logic lives here once: reading the callers file,
+//! bearer-token auth with scopes, the JSON error shape and the extractors that produce it,
+//! Prometheus metrics, the data directory, logging, and serving with graceful shutdown.
+//! Nothing here knows about any node's data.
+
+pub mod auth;
+pub mod callers;
+pub mod clock;
+pub mod datadir;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod server;
+pub mod telemetry;
+
+pub use auth::Auth;
+pub use callers::Scope;
+pub use error::ApiError;

@@ -1,0 +1,13 @@
+//! Logging with `tracing`, filtered by `RUST_LOG` (default `info`), to standard error.
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber; a second call is harmless.
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

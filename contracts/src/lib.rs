@@ -1,0 +1,12 @@
+//! Public wire types of the system's HTTP APIs.
+//!
+//! Only what crosses the network lives here: request and response bodies, the error shape and
+//! the validation rules every client and server agree on. Storage records are private to each
+//! node and never appear in this crate. It has no I/O so that it compiles to WebAssembly.
+
+pub mod catalog;
+pub mod error;
+pub mod validate;
+
+pub use error::{ErrorBody, ErrorDetail, ShortItem};
+pub use validate::ValidationError;
