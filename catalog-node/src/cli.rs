@@ -1,0 +1,64 @@
+//! Command line: every flag has an environment-variable fallback.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// catalog-node: products, stock and reservations on sled, with a change feed.
+///
+/// Serves the catalog API on --listen. Every /v1 route needs a bearer token from the
+/// callers file with the route's scope (catalog:read, catalog:write, catalog:reserve,
+/// catalog:feed); /healthz, /readyz and /metrics are open.
+#[derive(Debug, Parser)]
+#[command(name = "catalog-node", version, about, long_about)]
+pub struct Cli {
+    /// Directory of the node's sled store; created owner-only, used by this node alone.
+    #[arg(
+        long,
+        env = "CATALOG_DATA_DIR",
+        default_value = "./data/catalog",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// What to do; without a subcommand the node serves.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Serving options.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load products from a JSON Lines file (one product with its "id" per line) into the
+    /// store, with a progress bar. Stop the node first: the store is locked while it runs.
+    Import {
+        /// The file to load.
+        file: PathBuf,
+    },
+}
+
+/// Options of the server.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port, printed at start).
+    #[arg(long, env = "CATALOG_LISTEN", default_value = "127.0.0.1:7001")]
+    pub listen: SocketAddr,
+
+    /// TOML file naming each caller, its bearer token and its scopes.
+    #[arg(long, env = "CATALOG_CALLERS")]
+    pub callers: Option<PathBuf>,
+
+    /// Let every request in with every scope, without a token. Local experiments only.
+    #[arg(long, env = "CATALOG_ALLOW_ANONYMOUS")]
+    pub allow_anonymous: bool,
+
+    /// How long the change feed keeps delete events, in hours. A consumer whose cursor is
+    /// older must bootstrap again from GET /v1/products (it gets 410 cursor_expired).
+    #[arg(long, env = "CATALOG_TOMBSTONE_RETENTION_HOURS", default_value_t = 168)]
+    pub tombstone_retention_hours: u64,
+}

@@ -1,0 +1,180 @@
+//! `catalog-node import FILE.jsonl`: bulk-loads products straight into the store, for demo
+//! data and benchmarks. The node must not be running (the store is locked while it is).
+
+use std::collections::HashSet;
+use std::io::BufRead;
+use std::path::Path;
+
+use chassis::clock::now_ms;
+use contracts::catalog::ProductInput;
+use contracts::validate;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::store::{Store, StoreError, WriteError};
+
+/// Products written per transaction.
+const CHUNK: usize = 500;
+
+/// One line of an import file: a product with its id.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportLine {
+    id: String,
+    name: String,
+    #[serde(default)]
+    description: String,
+    category: String,
+    price_minor: u64,
+    currency: String,
+    stock: u64,
+}
+
+/// The import failed; if it failed before writing, nothing was written.
+#[derive(Debug, Error)]
+pub enum ImportError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A line is not a valid product; nothing was imported.
+    #[error("line {line}: {message} (nothing was imported)")]
+    Invalid {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The store cannot be opened.
+    #[error(transparent)]
+    Open(#[from] StoreError),
+    /// A write failed part-way; earlier chunks are stored.
+    #[error("write failed after {imported} products: {source}")]
+    Write {
+        /// Products stored before the failure.
+        imported: usize,
+        /// The failure.
+        source: WriteError,
+    },
+}
+
+/// Summary of a finished import.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportReport {
+    /// Products written.
+    pub products: usize,
+    /// Feed seq after the import.
+    pub head_seq: u64,
+}
+
+/// Validates every line of `file`, then writes them all into the store in `data_dir`.
+pub fn run(data_dir: &Path, file: &Path) -> Result<ImportReport, ImportError> {
+    let products = read(file)?;
+    let store = Store::open(data_dir)?;
+    let bar = ProgressBar::new(products.len() as u64).with_style(
+        ProgressStyle::with_template(
+            "{spinner} importing [{bar:40}] {pos}/{len} products ({per_sec})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let mut imported = 0;
+    let mut head_seq = store.head_seq()?;
+    for chunk in products.chunks(CHUNK) {
+        head_seq = store
+            .import(chunk, now_ms())
+            .map_err(|source| ImportError::Write { imported, source })?;
+        imported += chunk.len();
+        bar.inc(chunk.len() as u64);
+    }
+    store.flush()?;
+    bar.finish_and_clear();
+    Ok(ImportReport {
+        products: imported,
+        head_seq,
+    })
+}
+
+fn read(file: &Path) -> Result<Vec<(String, ProductInput)>, ImportError> {
+    let read_error = |source| ImportError::Read {
+        path: file.display().to_string(),
+        source,
+    };
+    let reader = std::io::BufReader::new(std::fs::File::open(file).map_err(read_error)?);
+    let mut products = Vec::new();
+    let mut seen = HashSet::new();
+    for (n, line) in reader.lines().enumerate() {
+        let line = line.map_err(read_error)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let invalid = |message: String| ImportError::Invalid {
+            line: n + 1,
+            message,
+        };
+        let parsed: ImportLine = serde_json::from_str(&line).map_err(|e| invalid(e.to_string()))?;
+        validate::id("id", &parsed.id).map_err(|e| invalid(e.to_string()))?;
+        let input = ProductInput {
+            name: parsed.name,
+            description: parsed.description,
+            category: parsed.category,
+            price_minor: parsed.price_minor,
+            currency: parsed.currency,
+            stock: parsed.stock,
+        };
+        input.validate().map_err(|e| invalid(e.to_string()))?;
+        if !seen.insert(parsed.id.clone()) {
+            return Err(invalid(format!("id {:?} appears twice", parsed.id)));
+        }
+        products.push((parsed.id, input));
+    }
+    Ok(products)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_line_imports_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.jsonl");
+        std::fs::write(
+            &file,
+            concat!(
+                r#"{"id":"a","name":"A","category":"kitchen","price_minor":1,"currency":"EUR","stock":1}"#,
+                "\n",
+                r#"{"id":"b","name":"B","category":"kitchen","price_minor":1,"currency":"eur","stock":1}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        let data = dir.path().join("data");
+        let err = run(&data, &file).unwrap_err();
+        assert!(matches!(err, ImportError::Invalid { line: 2, .. }), "{err}");
+        assert!(!data.exists());
+    }
+
+    #[test]
+    fn imports_every_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.jsonl");
+        let lines: String = (0..1200)
+            .map(|i| {
+                format!(
+                    "{{\"id\":\"p{i}\",\"name\":\"P {i}\",\"category\":\"toys\",\"price_minor\":100,\"currency\":\"EUR\",\"stock\":3}}\n"
+                )
+            })
+            .collect();
+        std::fs::write(&file, lines).unwrap();
+        let report = run(&dir.path().join("data"), &file).unwrap();
+        assert_eq!((report.products, report.head_seq), (1200, 1200));
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        assert_eq!(store.product_count(), 1200);
+    }
+}

@@ -1,0 +1,290 @@
+//! The catalog's service logic between the HTTP handlers and the store: serialises writers,
+//! waits for durability before a write is acknowledged, and serves the long-polled feed.
+
+use std::collections::HashSet;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use chassis::clock::now_ms;
+use contracts::catalog::{
+    BatchGetResponse, EventsPage, Product, ProductInput, ProductPage, ProductPatch, Reservation,
+    ReservationRequest,
+};
+use thiserror::Error;
+
+use crate::durability::{Durability, FlushError};
+use crate::store::{Precondition, PutOutcome, ReserveOutcome, Store, StoreError, WriteError};
+
+/// A service call failed.
+#[derive(Debug, Error)]
+pub enum ServiceError {
+    /// The write was refused; nothing changed.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// Reading the store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The write committed but could not be made durable.
+    #[error(transparent)]
+    Flush(#[from] FlushError),
+    /// The feed cursor is older than what the outbox retains.
+    #[error("cursor {after} is older than the feed horizon {horizon}")]
+    CursorExpired {
+        /// The consumer's cursor.
+        after: u64,
+        /// The highest seq whose event was dropped.
+        horizon: u64,
+    },
+    /// A blocking task died.
+    #[error("worker task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// A write's result and the feed seq that covers it.
+#[derive(Debug, Clone)]
+pub struct Written<T> {
+    /// What the write produced.
+    pub value: T,
+    /// Seq to return in `X-Catalog-Seq`.
+    pub seq: u64,
+}
+
+/// Facts for `/readyz` and `/metrics`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    /// Products stored.
+    pub products: usize,
+    /// Newest durable feed seq.
+    pub durable_seq: u64,
+    /// Outbox entries.
+    pub outbox_events: usize,
+    /// Feed horizon.
+    pub feed_horizon: u64,
+}
+
+/// The catalog service.
+pub struct Catalog {
+    store: Store,
+    // Writers take it exclusively; feed readers share it, so a feed page sees events and
+    // product states of one instant.
+    gate: Arc<RwLock<()>>,
+    durability: Durability,
+}
+
+impl Catalog {
+    /// Wraps an open store and its flusher.
+    pub fn new(store: Store, durability: Durability) -> Self {
+        Self {
+            store,
+            gate: Arc::new(RwLock::new(())),
+            durability,
+        }
+    }
+
+    async fn write<T, F>(&self, op: F) -> Result<Written<T>, ServiceError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store, u64) -> Result<(T, Option<u64>), WriteError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        let gate = self.gate.clone();
+        let durability = self.durability.clone();
+        let (value, seq) = tokio::task::spawn_blocking(move || {
+            let _exclusive = gate.write().unwrap_or_else(PoisonError::into_inner);
+            let (value, seq) = op(&store, now_ms())?;
+            if let Some(seq) = seq {
+                durability.committed(seq);
+            }
+            Ok::<_, WriteError>((value, seq))
+        })
+        .await??;
+        // Even a write that changed nothing waits: the state it reports may be another
+        // request's write that is not on disk yet.
+        self.durability.wait().await?;
+        Ok(Written {
+            value,
+            seq: seq.unwrap_or_else(|| self.durability.durable_seq()),
+        })
+    }
+
+    /// One product.
+    pub fn product(&self, id: &str) -> Result<Option<Product>, ServiceError> {
+        Ok(self.store.product(id)?)
+    }
+
+    /// Products by id, each id answered once, in first-named order.
+    pub fn batch_get(&self, ids: &[String]) -> Result<BatchGetResponse, ServiceError> {
+        let mut seen = HashSet::with_capacity(ids.len());
+        let mut products = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            if !seen.insert(id.as_str()) {
+                continue;
+            }
+            match self.store.product(id)? {
+                Some(p) => products.push(p),
+                None => missing.push(id.clone()),
+            }
+        }
+        Ok(BatchGetResponse { products, missing })
+    }
+
+    /// A page of products in id order.
+    pub fn page(&self, after: Option<&str>, limit: usize) -> Result<ProductPage, ServiceError> {
+        // Read the seq first: the page then reflects at least every change up to it.
+        let head_seq = self.durability.durable_seq();
+        let products = self.store.products_after(after, limit)?;
+        let next_after = if products.len() == limit {
+            products.last().map(|p| p.id.clone())
+        } else {
+            None
+        };
+        Ok(ProductPage {
+            products,
+            next_after,
+            head_seq,
+        })
+    }
+
+    /// Creates or replaces a product.
+    pub async fn put(
+        &self,
+        id: String,
+        input: ProductInput,
+        pre: Precondition,
+    ) -> Result<Written<PutOutcome>, ServiceError> {
+        self.write(move |store, now| {
+            let outcome = store.put_product(&id, &input, pre, now)?;
+            let seq = outcome.seq;
+            Ok((outcome, Some(seq)))
+        })
+        .await
+    }
+
+    /// Changes some fields of a product.
+    pub async fn patch(
+        &self,
+        id: String,
+        patch: ProductPatch,
+        pre: Precondition,
+    ) -> Result<Written<Product>, ServiceError> {
+        self.write(move |store, now| {
+            let (product, seq) = store.patch_product(&id, &patch, pre, now)?;
+            Ok((product, Some(seq)))
+        })
+        .await
+    }
+
+    /// Deletes a product.
+    pub async fn delete(&self, id: String, pre: Precondition) -> Result<Written<()>, ServiceError> {
+        self.write(move |store, now| Ok(((), Some(store.delete_product(&id, pre, now)?))))
+            .await
+    }
+
+    /// Adds to or takes from a product's stock.
+    pub async fn change_stock(
+        &self,
+        id: String,
+        delta: i64,
+    ) -> Result<Written<Product>, ServiceError> {
+        self.write(move |store, now| {
+            let (product, seq) = store.change_stock(&id, delta, now)?;
+            Ok((product, Some(seq)))
+        })
+        .await
+    }
+
+    /// Holds stock for a whole request, or for none of it.
+    pub async fn reserve(
+        &self,
+        request: ReservationRequest,
+    ) -> Result<Written<ReserveOutcome>, ServiceError> {
+        self.write(move |store, now| {
+            let outcome = store.reserve(&request, now)?;
+            let seq = outcome.seq;
+            Ok((outcome, seq))
+        })
+        .await
+    }
+
+    /// One reservation.
+    pub fn reservation(&self, id: &str) -> Result<Option<Reservation>, ServiceError> {
+        Ok(self.store.reservation(id)?)
+    }
+
+    /// Releases a reservation's stock.
+    pub async fn release(&self, id: String) -> Result<Written<Reservation>, ServiceError> {
+        self.write(move |store, now| store.release(&id, now)).await
+    }
+
+    /// Events after `after`, waiting up to `wait` for one when there is none yet.
+    pub async fn events(
+        &self,
+        after: u64,
+        limit: usize,
+        wait: Duration,
+    ) -> Result<EventsPage, ServiceError> {
+        let horizon = self.store.horizon()?;
+        if after < horizon {
+            return Err(ServiceError::CursorExpired { after, horizon });
+        }
+        let mut durable = self.durability.subscribe();
+        let deadline = tokio::time::Instant::now() + wait;
+        let head = loop {
+            let head = *durable.borrow_and_update();
+            if head > after {
+                break head;
+            }
+            match tokio::time::timeout_at(deadline, durable.changed()).await {
+                Ok(Ok(())) => continue,
+                // Timed out, or the flusher stopped: answer with what there is.
+                _ => break head,
+            }
+        };
+        let store = self.store.clone();
+        let gate = self.gate.clone();
+        let events = tokio::task::spawn_blocking(move || {
+            let _shared = gate.read().unwrap_or_else(PoisonError::into_inner);
+            store.events(after, head, limit)
+        })
+        .await??;
+        // A short page means everything up to `head` was seen: move the cursor there, across
+        // the gaps compaction leaves.
+        let next_after = match events.last() {
+            Some(last) if events.len() == limit => last.seq,
+            _ => head.max(after),
+        };
+        Ok(EventsPage {
+            events,
+            next_after,
+            head_seq: head,
+        })
+    }
+
+    /// Drops delete events older than `retention`.
+    pub async fn prune_tombstones(&self, retention: Duration) -> Result<usize, ServiceError> {
+        let cutoff =
+            now_ms().saturating_sub(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX));
+        let store = self.store.clone();
+        let gate = self.gate.clone();
+        let dropped = tokio::task::spawn_blocking(move || {
+            let _exclusive = gate.write().unwrap_or_else(PoisonError::into_inner);
+            store.prune_tombstones(cutoff)
+        })
+        .await??;
+        if dropped > 0 {
+            self.durability.wait().await?;
+        }
+        Ok(dropped)
+    }
+
+    /// Current facts about the store.
+    pub fn status(&self) -> Result<Status, ServiceError> {
+        Ok(Status {
+            products: self.store.product_count(),
+            durable_seq: self.durability.durable_seq(),
+            outbox_events: self.store.outbox_len(),
+            feed_horizon: self.store.horizon()?,
+        })
+    }
+}
