@@ -105,7 +105,7 @@ async fn maintain(
                 .set(i64::try_from(bytes).unwrap_or(i64::MAX));
         }
         // Tombstones expire in hours; checking every ten minutes is plenty.
-        if ticks % 60 == 0 {
+        if ticks.is_multiple_of(60) {
             match catalog.prune_tombstones(retention).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(dropped = n, "expired delete events from the feed"),

@@ -9,7 +9,8 @@ use contracts::{ErrorBody, ErrorDetail, ShortItem, ValidationError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     status: StatusCode,
-    detail: ErrorDetail,
+    // Boxed: errors travel in every handler's Result, and the Ok side should stay small.
+    detail: Box<ErrorDetail>,
 }
 
 impl ApiError {
@@ -17,13 +18,13 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Self {
             status,
-            detail: ErrorDetail {
+            detail: Box::new(ErrorDetail {
                 code: code.to_owned(),
                 message: message.into(),
                 field: None,
                 missing_ids: Vec::new(),
                 short_items: Vec::new(),
-            },
+            }),
         }
     }
 
@@ -107,7 +108,13 @@ impl From<ValidationError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status;
-        let mut response = (status, Json(ErrorBody { error: self.detail })).into_response();
+        let mut response = (
+            status,
+            Json(ErrorBody {
+                error: *self.detail,
+            }),
+        )
+            .into_response();
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

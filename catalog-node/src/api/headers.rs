@@ -37,10 +37,8 @@ pub fn stamped(seq: u64, version: Option<u64>, response: impl IntoResponse) -> R
     let mut response = response.into_response();
     let headers = response.headers_mut();
     headers.insert(CATALOG_SEQ, HeaderValue::from(seq));
-    if let Some(v) = version {
-        if let Ok(tag) = HeaderValue::from_str(&format!("\"{v}\"")) {
-            headers.insert(header::ETAG, tag);
-        }
+    if let Some(tag) = version.and_then(|v| HeaderValue::from_str(&format!("\"{v}\"")).ok()) {
+        headers.insert(header::ETAG, tag);
     }
     response
 }
