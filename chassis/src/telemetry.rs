@@ -1,5 +1,7 @@
 //! Logging with `tracing`, filtered by `RUST_LOG` (default `info`), to standard error.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber; a second call is harmless.
@@ -9,5 +11,7 @@ pub fn init() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        // Colour codes only help a person at a terminal; they garble log files.
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
