@@ -174,7 +174,7 @@ mod tests {
         std::fs::write(&file, lines).unwrap();
         let report = run(&dir.path().join("data"), &file).unwrap();
         assert_eq!((report.products, report.head_seq), (1200, 1200));
-        let store = Store::open(&dir.path().join("data")).unwrap();
+        let store = crate::store::reopen(&dir.path().join("data"));
         assert_eq!(store.product_count(), 1200);
     }
 }

@@ -20,16 +20,42 @@ fn input(name: &str, price_minor: u64, stock: u64) -> ProductInput {
     }
 }
 
+fn products() -> Vec<(String, ProductInput)> {
+    vec![
+        ("hose-1".to_owned(), input("Garden Hose 25 m", 2499, 7)),
+        ("rake-2".to_owned(), input("Leaf Rake", 1299, 0)),
+        ("shears-3".to_owned(), input("Pruning Shears", 1899, 12)),
+    ]
+}
+
+const FIXTURE_DIR: &str = "CATALOG_V1_FIXTURE_DIR";
+
+/// Writes the v1 store when run as a child by the test below, and does nothing otherwise.
+/// A separate process guarantees sled's directory lock is gone when the node opens it
+/// (within one process sled lets go of it lazily).
+#[test]
+fn write_v1_fixture_in_child_process() {
+    if let Ok(dir) = std::env::var(FIXTURE_DIR) {
+        write_v1_store(std::path::Path::new(&dir), &products()).unwrap();
+    }
+}
+
 #[tokio::test]
 async fn a_v1_data_directory_answers_as_before() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("v1");
-    let products = vec![
-        ("hose-1".to_owned(), input("Garden Hose 25 m", 2499, 7)),
-        ("rake-2".to_owned(), input("Leaf Rake", 1299, 0)),
-        ("shears-3".to_owned(), input("Pruning Shears", 1899, 12)),
-    ];
-    write_v1_store(&data, &products).unwrap();
+    let products = products();
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "write_v1_fixture_in_child_process", "--quiet"])
+        .env(FIXTURE_DIR, &data)
+        .output()
+        .unwrap();
+    assert!(
+        child.status.success(),
+        "{}",
+        String::from_utf8_lossy(&child.stdout)
+    );
+    assert!(data.join("db").exists(), "the child wrote no store");
 
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_catalog-node"));
     let cat = CatalogNode::start_with(bin, Some(data)).await;

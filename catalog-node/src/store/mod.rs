@@ -196,6 +196,22 @@ impl Store {
     }
 }
 
+/// Opens a store that this process closed a moment ago. sled's background flusher lets go of
+/// the directory lock shortly after the last handle is dropped, so retry briefly.
+#[cfg(test)]
+pub(crate) fn reopen(path: &Path) -> Store {
+    for _ in 0..100 {
+        match Store::open(path) {
+            Ok(store) => return store,
+            Err(StoreError::Locked { .. }) => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("reopen failed: {e}"),
+        }
+    }
+    panic!("store still locked after 2 s");
+}
+
 fn read_counter(tree: &sled::Tree, key: &[u8]) -> Result<u64, StoreError> {
     Ok(match tree.get(key)? {
         Some(bytes) => codec::decode::<Counter>(&bytes)?.0,

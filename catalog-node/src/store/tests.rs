@@ -187,7 +187,7 @@ fn expired_tombstones_raise_the_horizon() {
 fn v1_stores_are_upgraded_on_open() {
     let dir = tempfile::tempdir().unwrap();
     migrate::write_v1_store(dir.path(), &[("a".into(), input("Old name", 4))]).unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = reopen(dir.path());
     let product = store.product("a").unwrap().unwrap();
     assert_eq!((product.name.as_str(), product.stock), ("Old name", 4));
     let raw = store.products.get("a").unwrap().unwrap();
@@ -195,12 +195,7 @@ fn v1_stores_are_upgraded_on_open() {
     drop(store);
     // Opening again is a no-op.
     assert_eq!(
-        Store::open(dir.path())
-            .unwrap()
-            .product("a")
-            .unwrap()
-            .unwrap()
-            .name,
+        reopen(dir.path()).product("a").unwrap().unwrap().name,
         "Old name"
     );
 }

@@ -122,6 +122,26 @@ impl Tx<'_> {
         Self::get(self.products, id.as_bytes())
     }
 
+    fn existing_product(&self, id: &str) -> Result<ProductRecord, Abort> {
+        self.product(id)?
+            .ok_or_else(|| abort(WriteError::ProductNotFound(id.to_owned())))
+    }
+
+    /// Stores a changed product as a new version, with its feed event; returns the seq.
+    fn save_change(
+        &self,
+        id: &str,
+        record: &mut ProductRecord,
+        kind: StoredEventKind,
+        now_ms: u64,
+    ) -> Result<u64, Abort> {
+        record.version += 1;
+        record.updated_at_ms = now_ms;
+        record.updated_seq = self.record_event(id, kind, now_ms)?;
+        self.put_product(id, record)?;
+        Ok(record.updated_seq)
+    }
+
     fn put_product(&self, id: &str, record: &ProductRecord) -> Result<(), Abort> {
         let bytes = codec::encode(record).map_err(codec_abort)?;
         self.products.insert(id.as_bytes(), bytes)?;
@@ -238,9 +258,7 @@ impl Store {
         now_ms: u64,
     ) -> Result<(Product, u64), WriteError> {
         self.transact(|tx| {
-            let mut record = tx
-                .product(id)?
-                .ok_or_else(|| abort(WriteError::ProductNotFound(id.to_owned())))?;
+            let mut record = tx.existing_product(id)?;
             check(pre, Some(&record))?;
             if let Some(name) = &patch.name {
                 record.title.clone_from(name);
@@ -260,11 +278,8 @@ impl Store {
             if let Some(stock) = patch.stock {
                 record.stock = stock;
             }
-            record.version += 1;
-            record.updated_at_ms = now_ms;
-            record.updated_seq = tx.record_event(id, StoredEventKind::Upsert, now_ms)?;
-            tx.put_product(id, &record)?;
-            Ok((record.to_wire(id), record.updated_seq))
+            let seq = tx.save_change(id, &mut record, StoredEventKind::Upsert, now_ms)?;
+            Ok((record.to_wire(id), seq))
         })
     }
 
@@ -276,10 +291,7 @@ impl Store {
         now_ms: u64,
     ) -> Result<u64, WriteError> {
         self.transact(|tx| {
-            let current = tx
-                .product(id)?
-                .ok_or_else(|| abort(WriteError::ProductNotFound(id.to_owned())))?;
-            check(pre, Some(&current))?;
+            check(pre, Some(&tx.existing_product(id)?))?;
             tx.products.remove(id.as_bytes())?;
             tx.record_event(id, StoredEventKind::Delete, now_ms)
         })
@@ -293,9 +305,7 @@ impl Store {
         now_ms: u64,
     ) -> Result<(Product, u64), WriteError> {
         self.transact(|tx| {
-            let mut record = tx
-                .product(id)?
-                .ok_or_else(|| abort(WriteError::ProductNotFound(id.to_owned())))?;
+            let mut record = tx.existing_product(id)?;
             let next = i128::from(record.stock) + i128::from(delta);
             if next < 0 {
                 return Err(abort(WriteError::InsufficientStock(vec![ShortItem {
@@ -312,11 +322,8 @@ impl Store {
                         product_id: id.to_owned(),
                     })
                 })?;
-            record.version += 1;
-            record.updated_at_ms = now_ms;
-            record.updated_seq = tx.record_event(id, StoredEventKind::Stock, now_ms)?;
-            tx.put_product(id, &record)?;
-            Ok((record.to_wire(id), record.updated_seq))
+            let seq = tx.save_change(id, &mut record, StoredEventKind::Stock, now_ms)?;
+            Ok((record.to_wire(id), seq))
         })
     }
 
@@ -371,11 +378,12 @@ impl Store {
             let mut seq = None;
             for ((product_id, qty), mut record) in wanted.iter().zip(records) {
                 record.stock -= u64::from(*qty);
-                record.version += 1;
-                record.updated_at_ms = now_ms;
-                record.updated_seq = tx.record_event(product_id, StoredEventKind::Stock, now_ms)?;
-                seq = Some(record.updated_seq);
-                tx.put_product(product_id, &record)?;
+                seq = Some(tx.save_change(
+                    product_id,
+                    &mut record,
+                    StoredEventKind::Stock,
+                    now_ms,
+                )?);
             }
             let reservation = ReservationRecord {
                 items: wanted.clone(),
@@ -408,12 +416,12 @@ impl Store {
             for (product_id, qty) in &reservation.items {
                 if let Some(mut record) = tx.product(product_id)? {
                     record.stock = record.stock.saturating_add(u64::from(*qty));
-                    record.version += 1;
-                    record.updated_at_ms = now_ms;
-                    record.updated_seq =
-                        tx.record_event(product_id, StoredEventKind::Stock, now_ms)?;
-                    seq = Some(record.updated_seq);
-                    tx.put_product(product_id, &record)?;
+                    seq = Some(tx.save_change(
+                        product_id,
+                        &mut record,
+                        StoredEventKind::Stock,
+                        now_ms,
+                    )?);
                 }
             }
             reservation.status = StoredReservationStatus::Released;

@@ -11,211 +11,147 @@ async fn bad_input_gets_a_clear_error_and_writes_nothing() {
     let head = admin.get("/v1/products?limit=1000").await;
     let head_seq = head.body["head_seq"].as_u64().unwrap();
 
-    let mut p = product("X", 1, 1);
-    let cases: Vec<(
-        reqwest::Method,
-        String,
-        Option<serde_json::Value>,
-        u16,
-        &str,
-    )> = vec![
+    // A valid product body with one field replaced.
+    let with = |field: &str, value: serde_json::Value| {
+        let mut p = product("X", 1, 1);
+        p[field] = value;
+        Some(p)
+    };
+    let put = |path: &str| (Method::PUT, path.to_owned());
+    let reserve =
+        |body: serde_json::Value| (Method::POST, "/v1/reservations".to_owned(), Some(body));
+    let item = |product_id: &str, qty: i64| json!({"product_id": product_id, "qty": qty});
+    let long_id = format!("/v1/products/{}", "x".repeat(65));
+    let mut cases: Vec<(Method, String, Option<serde_json::Value>, u16, &str)> = vec![
         (
-            Method::PUT,
-            "/v1/products/bad%20id".into(),
-            Some(product("X", 1, 1)),
+            put("/v1/products/bad%20id"),
+            with("name", json!("X")),
             400,
             "invalid_input",
         ),
         (
-            Method::PUT,
-            format!("/v1/products/{}", "x".repeat(65)),
-            Some(product("X", 1, 1)),
+            put(&long_id),
+            with("name", json!("X")),
             400,
             "invalid_input",
         ),
         (
-            Method::PUT,
-            "/v1/products/x".into(),
+            put("/v1/products/x"),
             Some(json!({"name": "X"})),
             400,
             "invalid_json",
         ),
         (
-            Method::PUT,
-            "/v1/products/x".into(),
-            Some({
-                p["price_minor"] = json!(-1);
-                p.clone()
-            }),
+            put("/v1/products/x"),
+            with("price_minor", json!(-1)),
             400,
             "invalid_json",
         ),
         (
-            Method::PUT,
-            "/v1/products/x".into(),
-            Some({
-                p["price_minor"] = json!(1.5);
-                p.clone()
-            }),
+            put("/v1/products/x"),
+            with("price_minor", json!(1.5)),
             400,
             "invalid_json",
         ),
         (
-            Method::PUT,
-            "/v1/products/x".into(),
-            Some({
-                p = product("X", 1, 1);
-                p["currency"] = json!("eur");
-                p.clone()
-            }),
+            put("/v1/products/x"),
+            with("price_minor", json!(u64::MAX)),
             400,
             "invalid_input",
         ),
         (
-            Method::PUT,
-            "/v1/products/x".into(),
-            Some({
-                p = product("X", 1, 1);
-                p["name"] = json!("");
-                p.clone()
-            }),
+            put("/v1/products/x"),
+            with("currency", json!("eur")),
             400,
             "invalid_input",
         ),
         (
-            Method::PUT,
-            "/v1/products/x".into(),
-            Some({
-                p = product("X", 1, 1);
-                p["extra"] = json!(1);
-                p.clone()
-            }),
+            put("/v1/products/x"),
+            with("name", json!("")),
+            400,
+            "invalid_input",
+        ),
+        (
+            put("/v1/products/x"),
+            with("name", json!("a\u{0}b")),
+            400,
+            "invalid_input",
+        ),
+        (
+            put("/v1/products/x"),
+            with("extra", json!(1)),
             400,
             "invalid_json",
         ),
         (
-            Method::PUT,
-            "/v1/products/x".into(),
-            Some({
-                p = product("X", 1, 1);
-                p["stock"] = json!(1_000_000_001u64);
-                p.clone()
-            }),
+            put("/v1/products/x"),
+            with("stock", json!(1_000_000_001u64)),
             400,
+            "invalid_input",
+        ),
+    ]
+    .into_iter()
+    .map(|((m, p), b, s, c)| (m, p, b, s, c))
+    .collect();
+    for (body, code) in [
+        (json!({"id": "r", "items": []}), "invalid_input"),
+        (json!({"id": "r", "items": [item("p", 0)]}), "invalid_input"),
+        (
+            json!({"id": "r", "items": [item("p", 10001)]}),
+            "invalid_input",
+        ),
+        (json!({"id": "r", "items": [item("p", -1)]}), "invalid_json"),
+        (
+            json!({"id": "r", "items": [item("p", 1), item("p", 1)]}),
             "invalid_input",
         ),
         (
-            Method::PUT,
-            "/v1/products/x".into(),
-            Some({
-                p = product("X", 1, 1);
-                p["price_minor"] = json!(u64::MAX);
-                p.clone()
-            }),
-            400,
+            json!({"id": "r/1", "items": [item("p", 1)]}),
             "invalid_input",
         ),
+        (json!({"items": [item("p", 1)]}), "invalid_json"),
+    ] {
+        let (m, p, b) = reserve(body);
+        cases.push((m, p, b, 400, code));
+    }
+    for (method, path, body, code) in [
         (
             Method::PATCH,
-            "/v1/products/p".into(),
+            "/v1/products/p",
             Some(json!({})),
-            400,
             "invalid_input",
         ),
         (
             Method::PATCH,
-            "/v1/products/p/stock".into(),
+            "/v1/products/p/stock",
             Some(json!({"delta": "1"})),
-            400,
             "invalid_json",
         ),
-        (
-            Method::POST,
-            "/v1/reservations".into(),
-            Some(json!({"id": "r", "items": []})),
-            400,
-            "invalid_input",
-        ),
-        (
-            Method::POST,
-            "/v1/reservations".into(),
-            Some(json!({"id": "r", "items": [{"product_id": "p", "qty": 0}]})),
-            400,
-            "invalid_input",
-        ),
-        (
-            Method::POST,
-            "/v1/reservations".into(),
-            Some(json!({"id": "r", "items": [{"product_id": "p", "qty": 10001}]})),
-            400,
-            "invalid_input",
-        ),
-        (
-            Method::POST,
-            "/v1/reservations".into(),
-            Some(
-                json!({"id": "r", "items": [{"product_id": "p", "qty": 1}, {"product_id": "p", "qty": 1}]}),
-            ),
-            400,
-            "invalid_input",
-        ),
-        (
-            Method::POST,
-            "/v1/reservations".into(),
-            Some(json!({"id": "r/1", "items": [{"product_id": "p", "qty": 1}]})),
-            400,
-            "invalid_input",
-        ),
+        (Method::GET, "/v1/products?ids=a,,b", None, "invalid_input"),
         (
             Method::GET,
-            "/v1/products?ids=a,,b".into(),
+            "/v1/products?ids=a&limit=3",
             None,
-            400,
-            "invalid_input",
-        ),
-        (
-            Method::GET,
-            "/v1/products?ids=a&limit=3".into(),
-            None,
-            400,
             "invalid_query",
         ),
+        (Method::GET, "/v1/products?limit=0", None, "invalid_input"),
+        (Method::GET, "/v1/products?limit=abc", None, "invalid_query"),
         (
             Method::GET,
-            "/v1/products?limit=0".into(),
+            "/v1/products?surprise=1",
             None,
-            400,
+            "invalid_query",
+        ),
+        (Method::GET, "/v1/events?after=-1", None, "invalid_query"),
+        (
+            Method::GET,
+            "/v1/events?wait_ms=999999",
+            None,
             "invalid_input",
         ),
-        (
-            Method::GET,
-            "/v1/products?limit=abc".into(),
-            None,
-            400,
-            "invalid_query",
-        ),
-        (
-            Method::GET,
-            "/v1/products?surprise=1".into(),
-            None,
-            400,
-            "invalid_query",
-        ),
-        (
-            Method::GET,
-            "/v1/events?after=-1".into(),
-            None,
-            400,
-            "invalid_query",
-        ),
-        (
-            Method::GET,
-            "/v1/events?wait_ms=999999".into(),
-            None,
-            400,
-            "invalid_input",
-        ),
-    ];
+    ] {
+        cases.push((method, path.to_owned(), body, 400, code));
+    }
     for (method, path, body, status, code) in cases {
         let client = if path.starts_with("/v1/reservations") {
             &orders
