@@ -17,13 +17,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     chassis::telemetry::init();
-    match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("catalog-node: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    chassis::telemetry::exit_code("catalog-node", run(Cli::parse()))
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {

@@ -95,6 +95,14 @@ impl ApiError {
     pub fn detail(&self) -> &ErrorDetail {
         &self.detail
     }
+
+    /// The JSON body this error answers with, e.g. to keep it for an idempotent replay.
+    pub fn body_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&ErrorBody {
+            error: (*self.detail).clone(),
+        })
+        .unwrap_or_default()
+    }
 }
 
 impl From<ValidationError> for ApiError {

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod callers;
 pub mod clock;
+pub mod codec;
 pub mod datadir;
 pub mod error;
 pub mod extract;

@@ -1,0 +1,229 @@
+//! order-node's HTTP API under `/v1`: handlers parse and validate, call the service, and map
+//! the result.
+
+use std::sync::Arc;
+
+use axum::Json as JsonOut;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chassis::extract::{Json, Path, Query};
+use chassis::{ApiError, Auth, Scope};
+use contracts::orders::{
+    CreateOrder, DEFAULT_ORDER_PAGE, MAX_ORDER_BATCH, MAX_ORDER_PAGE, Order, OrderBatch, OrderPage,
+    validate_idempotency_key,
+};
+use contracts::validate;
+use serde::Deserialize;
+
+use crate::catalog::CatalogError;
+use crate::service::{Cancel, Orders, Placed, ServiceError};
+
+/// Largest request body, in bytes: an order of 1000 lines fits easily.
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// The `/v1` routes, each behind the scope it needs.
+pub fn router(orders: Arc<Orders>, auth: &Auth) -> Router {
+    let read = |r| auth.guard(Scope::OrdersRead, r);
+    let write = |r| auth.guard(Scope::OrdersWrite, r);
+    Router::new()
+        .route("/v1/orders", read(get(list)).merge(write(post(create))))
+        .route("/v1/orders/{id}", read(get(get_one)))
+        .route("/v1/orders/{id}/cancel", write(post(cancel)))
+        .with_state(orders)
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::UnknownProducts(ids) => ApiError::unknown_ids(
+                "unknown_products",
+                format!("no such products: {}", ids.join(", ")),
+                ids,
+            ),
+            ServiceError::MixedCurrencies(which) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "mixed_currencies",
+                format!("an order is priced in one currency; these products use {which}"),
+            ),
+            ServiceError::TotalTooLarge => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "total_too_large",
+                "the order total does not fit in the money type",
+            ),
+            ServiceError::KeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used with a different request body",
+            ),
+            ServiceError::Catalog(CatalogError::Unavailable(why)) => ApiError::unavailable(
+                "catalog_unavailable",
+                format!("the catalog cannot be reached, nothing was stored: {why}"),
+            ),
+            ServiceError::Catalog(e @ CatalogError::Unexpected { .. }) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "catalog_error",
+                format!("the catalog answered unexpectedly, nothing was stored: {e}"),
+            ),
+            ServiceError::NotFound(id) => {
+                ApiError::not_found("order_not_found", format!("no order {id:?}"))
+            }
+            ServiceError::NotCancellable(status) => ApiError::conflict(
+                "order_not_cancellable",
+                format!("the order is {status:?} and cannot be cancelled"),
+            ),
+            ServiceError::Store(e) => {
+                ApiError::unavailable("storage_unavailable", format!("storage failed: {e}"))
+            }
+        }
+    }
+}
+
+fn located(status: StatusCode, order: &Order, body: Response) -> Response {
+    let mut response = body;
+    *response.status_mut() = status;
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/orders/{}", order.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+/// `POST /v1/orders` with an optional `Idempotency-Key`.
+pub async fn create(
+    State(orders): State<Arc<Orders>>,
+    headers: HeaderMap,
+    Json(request): Json<CreateOrder>,
+) -> Result<Response, ApiError> {
+    let items = request.validated_items()?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => {
+            let key = value.to_str().map_err(|_| {
+                ApiError::bad_request("invalid_input", "Idempotency-Key must be visible ASCII")
+            })?;
+            validate_idempotency_key(key)?;
+            Some(key.to_owned())
+        }
+    };
+    Ok(match orders.place(request, items, key).await? {
+        Placed::Confirmed(order) => {
+            located(StatusCode::CREATED, &order, JsonOut(&order).into_response())
+        }
+        Placed::Pending(order) => located(
+            StatusCode::ACCEPTED,
+            &order,
+            JsonOut(&order).into_response(),
+        ),
+        Placed::Rejected { order, error } => {
+            let status = error.status();
+            located(status, &order, error.into_response())
+        }
+        Placed::Replayed {
+            status,
+            order,
+            error_body,
+        } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let body = match error_body {
+                Some(bytes) => (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    Body::from(bytes),
+                )
+                    .into_response(),
+                None => JsonOut(&order).into_response(),
+            };
+            located(status, &order, body)
+        }
+    })
+}
+
+/// `GET /v1/orders/{id}`.
+pub async fn get_one(
+    State(orders): State<Arc<Orders>>,
+    Path(id): Path<String>,
+) -> Result<JsonOut<Order>, ApiError> {
+    validate::id("id", &id)?;
+    orders
+        .order(&id)?
+        .map(JsonOut)
+        .ok_or_else(|| ApiError::not_found("order_not_found", format!("no order {id:?}")))
+}
+
+/// Query of `GET /v1/orders`: `customer_id` (with `limit`, `cursor`) or `ids`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    customer_id: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+    ids: Option<String>,
+}
+
+/// `GET /v1/orders?customer_id=C&limit=N&cursor=X` or `GET /v1/orders?ids=a,b,c`.
+pub async fn list(
+    State(orders): State<Arc<Orders>>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    match (q.customer_id, q.ids) {
+        (Some(customer), None) => {
+            validate::id("customer_id", &customer)?;
+            let limit = q.limit.unwrap_or(DEFAULT_ORDER_PAGE);
+            validate::range("limit", limit, 1, MAX_ORDER_PAGE)?;
+            let before = match q.cursor.as_deref() {
+                None => None,
+                Some(c) => Some(c.parse::<u64>().map_err(|_| {
+                    ApiError::bad_request("invalid_input", "cursor is not one this node gave out")
+                })?),
+            };
+            let (page, next) = orders.customer_orders(&customer, before, limit)?;
+            Ok(JsonOut(OrderPage {
+                orders: page,
+                next_cursor: next.map(|n| n.to_string()),
+            })
+            .into_response())
+        }
+        (None, Some(ids)) => {
+            if q.limit.is_some() || q.cursor.is_some() {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    "ids cannot be combined with limit or cursor",
+                ));
+            }
+            let ids: Vec<String> = ids.split(',').map(str::to_owned).collect();
+            if ids.len() > MAX_ORDER_BATCH {
+                return Err(ApiError::bad_request(
+                    "batch_too_large",
+                    format!("at most {MAX_ORDER_BATCH} ids per batch, got {}", ids.len()),
+                ));
+            }
+            for (i, id) in ids.iter().enumerate() {
+                validate::id(&format!("ids[{i}]"), id)?;
+            }
+            let (found, missing) = orders.orders(&ids)?;
+            Ok(JsonOut(OrderBatch {
+                orders: found,
+                missing,
+            })
+            .into_response())
+        }
+        _ => Err(ApiError::bad_request(
+            "invalid_query",
+            "give either customer_id (with limit and cursor) or ids",
+        )),
+    }
+}
+
+/// `POST /v1/orders/{id}/cancel`.
+pub async fn cancel(
+    State(orders): State<Arc<Orders>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    validate::id("id", &id)?;
+    Ok(match orders.cancel(&id).await? {
+        Cancel::Done(order) => JsonOut(order).into_response(),
+        Cancel::InProgress(order) => (StatusCode::ACCEPTED, JsonOut(order)).into_response(),
+    })
+}

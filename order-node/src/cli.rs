@@ -1,0 +1,63 @@
+//! Command line: every flag has an environment-variable fallback.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// order-node: orders with denormalized product data and a durable stock saga, on redb.
+///
+/// Serves the order API on --listen. It knows products only through catalog-node's API
+/// (--catalog-url, with its own --catalog-token holding catalog:read and catalog:reserve).
+/// Every /v1 route needs a bearer token from the callers file with the route's scope
+/// (orders:read, orders:write); /healthz, /readyz and /metrics are open.
+#[derive(Debug, Parser)]
+#[command(name = "order-node", version, about, long_about)]
+pub struct Cli {
+    /// Address to listen on (port 0 picks a free port, printed at start).
+    #[arg(long, env = "ORDERS_LISTEN", default_value = "127.0.0.1:7002")]
+    pub listen: SocketAddr,
+
+    /// Directory of the node's redb database; created owner-only, used by this node alone.
+    #[arg(long, env = "ORDERS_DATA_DIR", default_value = "./data/orders")]
+    pub data_dir: PathBuf,
+
+    /// TOML file naming each caller, its bearer token and its scopes.
+    #[arg(long, env = "ORDERS_CALLERS")]
+    pub callers: Option<PathBuf>,
+
+    /// Let every request in with every scope, without a token. Local experiments only.
+    #[arg(long, env = "ORDERS_ALLOW_ANONYMOUS")]
+    pub allow_anonymous: bool,
+
+    /// Base URL of catalog-node.
+    #[arg(
+        long,
+        env = "ORDERS_CATALOG_URL",
+        default_value = "http://127.0.0.1:7001"
+    )]
+    pub catalog_url: String,
+
+    /// Bearer token order-node presents to the catalog (scopes catalog:read, catalog:reserve).
+    #[arg(long, env = "ORDERS_CATALOG_TOKEN", hide_env_values = true)]
+    pub catalog_token: String,
+
+    /// Time limit of one catalog call, in milliseconds; past it a reservation is retried later
+    /// and the client gets 202.
+    #[arg(long, env = "ORDERS_CATALOG_TIMEOUT_MS", default_value_t = 2000)]
+    pub catalog_timeout_ms: u64,
+
+    /// Base delay of the saga recovery loop, in milliseconds (doubles per failed attempt on an
+    /// order, up to 30 s).
+    #[arg(long, env = "ORDERS_SAGA_RETRY_MS", default_value_t = 1000)]
+    pub saga_retry_ms: u64,
+
+    /// A pending order older than this (seconds) is given up: its reservation is released and
+    /// the order rejected.
+    #[arg(long, env = "ORDERS_PENDING_TIMEOUT_SECS", default_value_t = 900)]
+    pub pending_timeout_secs: u64,
+
+    /// How long Idempotency-Keys are remembered, in hours.
+    #[arg(long, env = "ORDERS_IDEMPOTENCY_TTL_HOURS", default_value_t = 24)]
+    pub idempotency_ttl_hours: u64,
+}

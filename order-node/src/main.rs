@@ -1,0 +1,104 @@
+//! The order-node binary.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chassis::Auth;
+use chassis::metrics::Metrics;
+use clap::Parser;
+use order_node::catalog::CatalogClient;
+use order_node::cli::Cli;
+use order_node::metrics::OrderMetrics;
+use order_node::service::{Orders, SagaConfig};
+use order_node::store::Store;
+use order_node::store::writer::Writer;
+use order_node::{api, saga};
+
+fn main() -> ExitCode {
+    chassis::telemetry::init();
+    let cli = Cli::parse();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .and_then(|rt| rt.block_on(serve(cli)));
+    chassis::telemetry::exit_code("order-node", result)
+}
+
+async fn serve(cli: Cli) -> anyhow::Result<()> {
+    let auth = Auth::from_flags(cli.callers.as_deref(), cli.allow_anonymous)?;
+    let dir = chassis::datadir::prepare(&cli.data_dir)?;
+    let store = Store::open(&dir)?;
+    tracing::info!(data_dir = %dir.display(), "store open");
+
+    let catalog = CatalogClient::new(
+        &cli.catalog_url,
+        &cli.catalog_token,
+        Duration::from_millis(cli.catalog_timeout_ms),
+    )
+    .context("cannot build the catalog client")?;
+    let mut order_metrics = None;
+    let metrics = Metrics::new(|registry| {
+        order_metrics = Some(OrderMetrics::register(registry, catalog.calls_metric()));
+    });
+    let order_metrics = order_metrics.context("metrics were not registered")?;
+    let writer = Writer::start(&store, order_metrics.commit_writes.clone());
+    let orders = Arc::new(Orders::new(
+        store,
+        writer,
+        catalog,
+        SagaConfig {
+            pending_timeout: Duration::from_secs(cli.pending_timeout_secs),
+        },
+    ));
+
+    tokio::spawn(saga::run(
+        orders.clone(),
+        Duration::from_millis(cli.saga_retry_ms.max(10)),
+        order_metrics.unsettled.clone(),
+    ));
+    tokio::spawn(maintain(
+        orders.clone(),
+        order_metrics,
+        Duration::from_secs(cli.idempotency_ttl_hours.saturating_mul(3600)),
+    ));
+
+    let for_ready = orders.clone();
+    let ready = Arc::new(
+        move || match (for_ready.order_count(), for_ready.unsettled()) {
+            (Ok(count), Ok(unsettled)) => (
+                true,
+                serde_json::json!({ "orders": count, "unsettled": unsettled.len() }),
+            ),
+            (Err(e), _) | (_, Err(e)) => (false, serde_json::json!({ "error": e.to_string() })),
+        },
+    );
+    let app = chassis::server::finish(api::router(orders, &auth), metrics, ready, api::BODY_LIMIT);
+    let listener = chassis::server::bind(cli.listen).await?;
+    chassis::server::serve(listener, app, chassis::server::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Keeps gauges current and forgets expired idempotency keys.
+async fn maintain(orders: Arc<Orders>, metrics: OrderMetrics, key_ttl: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    let mut ticks: u64 = 0;
+    loop {
+        tick.tick().await;
+        if let Ok(count) = orders.order_count() {
+            metrics.orders.set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+        // Keys live for hours; checking every ten minutes is plenty.
+        if ticks.is_multiple_of(60) {
+            match orders.expire_keys(key_ttl).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "forgot expired idempotency keys"),
+                Err(e) => tracing::warn!(error = %e, "idempotency key expiry failed"),
+            }
+        }
+        ticks += 1;
+    }
+}

@@ -1,0 +1,651 @@
+//! The order service: placing an order (one catalog batch read, a durable pending record, the
+//! reservation step), cancelling, and settling unfinished sagas.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use chassis::ApiError;
+use chassis::clock::now_ms;
+use contracts::catalog::{Product, ReservationItem};
+use contracts::orders::{CreateOrder, Order, OrderItem};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::catalog::{CatalogClient, CatalogError, ReleaseReply, ReserveReply};
+use crate::store::records::{
+    IdempotencyRecord, LineRecord, OrderRecord, StoredResponse, StoredStatus,
+};
+use crate::store::writer::Writer;
+use crate::store::writes::{self, CreateOutcome, TransitionOutcome};
+use crate::store::{Store, StoreError};
+
+/// A request the service refused, or a failure; nothing was stored unless said otherwise.
+#[derive(Debug, Error)]
+pub enum ServiceError {
+    /// The order names products the catalog does not have.
+    #[error("unknown products: {0:?}")]
+    UnknownProducts(Vec<String>),
+    /// The products are priced in different currencies.
+    #[error("the products are priced in different currencies: {0}")]
+    MixedCurrencies(String),
+    /// The total does not fit in the money type.
+    #[error("the order total is too large")]
+    TotalTooLarge,
+    /// The idempotency key was used with another body.
+    #[error("this Idempotency-Key was used with a different request")]
+    KeyReused,
+    /// The catalog could not be asked before anything was written.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// No such order.
+    #[error("order {0:?} not found")]
+    NotFound(String),
+    /// The order cannot be cancelled in its status.
+    #[error("order is {0:?} and cannot be cancelled")]
+    NotCancellable(StoredStatus),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The outcome of placing an order (the order exists in each case).
+#[derive(Debug, Clone)]
+pub enum Placed {
+    /// Stock held: 201.
+    Confirmed(Order),
+    /// The catalog did not answer the reservation; the order settles later: 202.
+    Pending(Order),
+    /// The catalog refused; nothing is held.
+    Rejected {
+        /// The rejected order.
+        order: Order,
+        /// The error answered (409 or 422).
+        error: ApiError,
+    },
+    /// A retry with a known Idempotency-Key: the first response's status, with the order's
+    /// current state (or the first error body).
+    Replayed {
+        /// The first response's status.
+        status: u16,
+        /// The order.
+        order: Order,
+        /// The first response's body, when it was an error.
+        error_body: Option<Vec<u8>>,
+    },
+}
+
+/// The outcome of a cancel.
+#[derive(Debug, Clone)]
+pub enum Cancel {
+    /// Cancelled, stock released.
+    Done(Order),
+    /// Release not confirmed yet (catalog unavailable); it finishes on its own.
+    InProgress(Order),
+}
+
+/// Tuning of the saga.
+#[derive(Debug, Clone, Copy)]
+pub struct SagaConfig {
+    /// A pending order older than this is given up: its reservation is released and the
+    /// order rejected.
+    pub pending_timeout: Duration,
+}
+
+/// The order service.
+pub struct Orders {
+    store: Store,
+    writer: Writer,
+    catalog: CatalogClient,
+    config: SagaConfig,
+    // Orders a request is driving right now; the recovery loop leaves them alone.
+    in_flight: Mutex<HashSet<String>>,
+}
+
+fn new_order_id() -> String {
+    format!("ord-{}", uuid::Uuid::now_v7().simple())
+}
+
+fn fingerprint(request: &CreateOrder) -> [u8; 32] {
+    let canonical = serde_json::to_vec(request).unwrap_or_default();
+    Sha256::digest(&canonical).into()
+}
+
+/// The error answered for a refused reservation; also what an idempotent retry replays.
+fn refusal(reply: &ReserveReply) -> (String, ApiError) {
+    match reply {
+        ReserveReply::Insufficient(short) => (
+            format!(
+                "insufficient stock: {}",
+                short
+                    .iter()
+                    .map(|s| s.product_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            ApiError::insufficient_stock(short.clone()),
+        ),
+        ReserveReply::Unknown(ids) => (
+            format!("products no longer exist: {}", ids.join(", ")),
+            ApiError::unknown_ids(
+                "unknown_products",
+                format!("no such products: {}", ids.join(", ")),
+                ids.clone(),
+            ),
+        ),
+        ReserveReply::Held | ReserveReply::Released => (
+            "the reservation was already released".into(),
+            ApiError::conflict("order_rejected", "the reservation was already released"),
+        ),
+    }
+}
+
+fn short_for_reason(reason: &str) -> ApiError {
+    ApiError::conflict(
+        "order_rejected",
+        format!("the order was rejected: {reason}"),
+    )
+}
+
+impl Orders {
+    /// The service over an open store and its writer.
+    pub fn new(store: Store, writer: Writer, catalog: CatalogClient, config: SagaConfig) -> Self {
+        Self {
+            store,
+            writer,
+            catalog,
+            config,
+            in_flight: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn claim(&self, id: &str) -> bool {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_owned())
+    }
+
+    fn unclaim(&self, id: &str) {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+    }
+
+    /// One order.
+    pub fn order(&self, id: &str) -> Result<Option<Order>, ServiceError> {
+        Ok(self.store.order(id)?.map(|r| r.to_wire(id)))
+    }
+
+    /// Orders by id, in request order, each id once; plus the ids not found.
+    pub fn orders(&self, ids: &[String]) -> Result<(Vec<Order>, Vec<String>), ServiceError> {
+        let mut seen = HashSet::new();
+        let unique: Vec<String> = ids
+            .iter()
+            .filter(|id| seen.insert(id.as_str()))
+            .cloned()
+            .collect();
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for (id, record) in unique.iter().zip(self.store.orders(&unique)?) {
+            match record {
+                Some(r) => found.push(r.to_wire(id)),
+                None => missing.push(id.clone()),
+            }
+        }
+        Ok((found, missing))
+    }
+
+    /// A page of a customer's orders, newest first, and the cursor of the next page.
+    pub fn customer_orders(
+        &self,
+        customer_id: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<Order>, Option<u64>), ServiceError> {
+        let mut rows = self
+            .store
+            .orders_of_customer(customer_id, before, limit + 1)?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = if more {
+            rows.last().map(|(_, r)| r.seq)
+        } else {
+            None
+        };
+        Ok((rows.iter().map(|(id, r)| r.to_wire(id)).collect(), next))
+    }
+
+    /// Places an order: one catalog batch read, a durable pending record, the reservation.
+    pub async fn place(
+        &self,
+        request: CreateOrder,
+        items: Vec<OrderItem>,
+        key: Option<String>,
+    ) -> Result<Placed, ServiceError> {
+        let print = fingerprint(&request);
+        if let Some(key) = &key
+            && let Some(record) = self.store.idempotency(key)?
+        {
+            return self.replay(record, print);
+        }
+        let ids: Vec<String> = items.iter().map(|i| i.product_id.clone()).collect();
+        let batch = self.catalog.batch_get(&ids).await?;
+        if !batch.missing.is_empty() {
+            return Err(ServiceError::UnknownProducts(batch.missing));
+        }
+        let now = now_ms();
+        let record = price(&request.customer_id, &items, &batch.products, now)?;
+        let id = new_order_id();
+        self.claim(&id);
+        let result = self.record_and_reserve(&id, record, key, print).await;
+        self.unclaim(&id);
+        result
+    }
+
+    async fn record_and_reserve(
+        &self,
+        id: &str,
+        record: OrderRecord,
+        key: Option<String>,
+        print: [u8; 32],
+    ) -> Result<Placed, ServiceError> {
+        let created = {
+            let id = id.to_owned();
+            let key = key.clone();
+            self.writer
+                .write(move |txn| {
+                    writes::create(txn, &id, record, key.as_deref().map(|k| (k, print)))
+                })
+                .await?
+        };
+        let record = match created {
+            CreateOutcome::KeyTaken(existing) => return self.replay(existing, print),
+            CreateOutcome::Created(record) => record,
+        };
+        self.reserve_step(id, &record, key).await
+    }
+
+    fn replay(&self, record: IdempotencyRecord, print: [u8; 32]) -> Result<Placed, ServiceError> {
+        if record.fingerprint != print {
+            return Err(ServiceError::KeyReused);
+        }
+        let order = self
+            .store
+            .order(&record.order_id)?
+            .ok_or_else(|| ServiceError::NotFound(record.order_id.clone()))?;
+        let (status, error_body) = match record.response {
+            Some(response) => (response.status, response.error_body),
+            // The first request ended before its answer was recorded: answer from the state.
+            None => match order.status {
+                StoredStatus::Pending => (202, None),
+                StoredStatus::Rejected => {
+                    let reason = order.reason.clone().unwrap_or_default();
+                    (409, Some(short_for_reason(&reason).body_bytes()))
+                }
+                _ => (201, None),
+            },
+        };
+        Ok(Placed::Replayed {
+            status,
+            order: order.to_wire(&record.order_id),
+            error_body,
+        })
+    }
+
+    /// The saga's reservation step for a pending order; records the outcome durably.
+    async fn reserve_step(
+        &self,
+        id: &str,
+        record: &OrderRecord,
+        key: Option<String>,
+    ) -> Result<Placed, ServiceError> {
+        let items: Vec<ReservationItem> = record
+            .lines
+            .iter()
+            .map(|l| ReservationItem {
+                product_id: l.product_id.clone(),
+                qty: l.qty,
+            })
+            .collect();
+        let reply = match self.catalog.reserve(id, items).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                tracing::warn!(order = id, error = %e, "reservation not confirmed; the order stays pending");
+                if let Some(key) = key {
+                    let key2 = key.clone();
+                    self.writer
+                        .write(move |txn| {
+                            writes::record_response(
+                                txn,
+                                &key2,
+                                StoredResponse {
+                                    status: 202,
+                                    error_body: None,
+                                },
+                            )
+                        })
+                        .await?;
+                }
+                return Ok(Placed::Pending(record.to_wire(id)));
+            }
+        };
+        let (to, reason, error) = match &reply {
+            ReserveReply::Held => (StoredStatus::Confirmed, None, None),
+            refused => {
+                let (reason, error) = refusal(refused);
+                (StoredStatus::Rejected, Some(reason), Some(error))
+            }
+        };
+        let response = StoredResponse {
+            status: error.as_ref().map_or(201, |e| e.status().as_u16()),
+            error_body: error.as_ref().map(ApiError::body_bytes),
+        };
+        let moved = {
+            let id = id.to_owned();
+            self.writer
+                .write(move |txn| {
+                    writes::transition(
+                        txn,
+                        &id,
+                        &[StoredStatus::Pending],
+                        to,
+                        reason,
+                        now_ms(),
+                        key.as_deref().map(|k| (k, response)),
+                    )
+                })
+                .await?
+        };
+        let order = match moved {
+            TransitionOutcome::Moved(r) | TransitionOutcome::Unchanged(r) => r,
+        };
+        Ok(match (order.status, error) {
+            (StoredStatus::Rejected, Some(error)) => Placed::Rejected {
+                order: order.to_wire(id),
+                error,
+            },
+            (StoredStatus::Rejected, None) => Placed::Rejected {
+                error: short_for_reason(order.reason.as_deref().unwrap_or_default()),
+                order: order.to_wire(id),
+            },
+            (StoredStatus::Pending, _) => Placed::Pending(order.to_wire(id)),
+            _ => Placed::Confirmed(order.to_wire(id)),
+        })
+    }
+
+    /// Cancels a confirmed order, releasing its stock.
+    pub async fn cancel(&self, id: &str) -> Result<Cancel, ServiceError> {
+        let order = self
+            .store
+            .order(id)?
+            .ok_or_else(|| ServiceError::NotFound(id.to_owned()))?;
+        match order.status {
+            StoredStatus::Cancelled => return Ok(Cancel::Done(order.to_wire(id))),
+            StoredStatus::Pending | StoredStatus::Rejected => {
+                return Err(ServiceError::NotCancellable(order.status));
+            }
+            StoredStatus::Confirmed | StoredStatus::Cancelling => {}
+        }
+        let marked = {
+            let id = id.to_owned();
+            self.writer
+                .write(move |txn| {
+                    writes::transition(
+                        txn,
+                        &id,
+                        &[StoredStatus::Confirmed],
+                        StoredStatus::Cancelling,
+                        None,
+                        now_ms(),
+                        None,
+                    )
+                })
+                .await?
+        };
+        let current = match marked {
+            TransitionOutcome::Moved(r) | TransitionOutcome::Unchanged(r) => r,
+        };
+        match current.status {
+            StoredStatus::Cancelling => {}
+            StoredStatus::Cancelled => return Ok(Cancel::Done(current.to_wire(id))),
+            other => return Err(ServiceError::NotCancellable(other)),
+        }
+        self.claim(id);
+        let result = self.release_step(id).await;
+        self.unclaim(id);
+        result
+    }
+
+    /// The saga's compensation: release the stock, then mark the order cancelled.
+    async fn release_step(&self, id: &str) -> Result<Cancel, ServiceError> {
+        match self.catalog.release(id).await {
+            Ok(ReleaseReply::Released | ReleaseReply::NotFound) => {}
+            Err(e) => {
+                tracing::warn!(order = id, error = %e, "release not confirmed; the order stays cancelling");
+                let order = self
+                    .store
+                    .order(id)?
+                    .ok_or_else(|| ServiceError::NotFound(id.to_owned()))?;
+                return Ok(Cancel::InProgress(order.to_wire(id)));
+            }
+        }
+        let id_owned = id.to_owned();
+        let done = self
+            .writer
+            .write(move |txn| {
+                writes::transition(
+                    txn,
+                    &id_owned,
+                    &[StoredStatus::Cancelling],
+                    StoredStatus::Cancelled,
+                    None,
+                    now_ms(),
+                    None,
+                )
+            })
+            .await?;
+        let order = match done {
+            TransitionOutcome::Moved(r) | TransitionOutcome::Unchanged(r) => r,
+        };
+        Ok(Cancel::Done(order.to_wire(id)))
+    }
+
+    /// Gives up a pending order that outlived the saga timeout: release whatever may be
+    /// held, then reject it.
+    async fn abandon(&self, id: &str) -> Result<bool, ServiceError> {
+        match self.catalog.release(id).await {
+            Ok(_) => {}
+            Err(_) => return Ok(false),
+        }
+        let id_owned = id.to_owned();
+        self.writer
+            .write(move |txn| {
+                writes::transition(
+                    txn,
+                    &id_owned,
+                    &[StoredStatus::Pending],
+                    StoredStatus::Rejected,
+                    Some("the catalog did not confirm the reservation in time".into()),
+                    now_ms(),
+                    None,
+                )
+            })
+            .await?;
+        Ok(true)
+    }
+
+    /// Drives one unsettled order one step; true when it reached an end state.
+    pub async fn settle(&self, id: &str) -> Result<bool, ServiceError> {
+        if !self.claim(id) {
+            return Ok(false);
+        }
+        let result = self.settle_claimed(id).await;
+        self.unclaim(id);
+        result
+    }
+
+    async fn settle_claimed(&self, id: &str) -> Result<bool, ServiceError> {
+        let Some(order) = self.store.order(id)? else {
+            return Ok(true);
+        };
+        match order.status {
+            StoredStatus::Pending => {
+                let age = now_ms().saturating_sub(order.created_ms);
+                if u128::from(age) > self.config.pending_timeout.as_millis() {
+                    return self.abandon(id).await;
+                }
+                let placed = self.reserve_step(id, &order, None).await?;
+                Ok(!matches!(placed, Placed::Pending(_)))
+            }
+            StoredStatus::Cancelling => Ok(matches!(self.release_step(id).await?, Cancel::Done(_))),
+            _ => Ok(true),
+        }
+    }
+
+    /// Ids of orders whose saga is not over.
+    pub fn unsettled(&self) -> Result<Vec<String>, ServiceError> {
+        Ok(self.store.unsettled()?)
+    }
+
+    /// Forgets idempotency keys older than `ttl`.
+    pub async fn expire_keys(&self, ttl: Duration) -> Result<usize, ServiceError> {
+        let cutoff = now_ms().saturating_sub(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+        Ok(self
+            .writer
+            .write(move |txn| writes::expire_keys(txn, cutoff))
+            .await?)
+    }
+
+    /// Number of stored orders.
+    pub fn order_count(&self) -> Result<u64, ServiceError> {
+        Ok(self.store.order_count()?)
+    }
+}
+
+/// Builds the pending order from the catalog's products: names and prices copied now.
+fn price(
+    customer_id: &str,
+    items: &[OrderItem],
+    products: &[Product],
+    now: u64,
+) -> Result<OrderRecord, ServiceError> {
+    let by_id: HashMap<&str, &Product> = products.iter().map(|p| (p.id.as_str(), p)).collect();
+    let mut lines = Vec::with_capacity(items.len());
+    let mut total: u64 = 0;
+    let mut currency: Option<&str> = None;
+    for item in items {
+        let product = by_id
+            .get(item.product_id.as_str())
+            .ok_or_else(|| ServiceError::UnknownProducts(vec![item.product_id.clone()]))?;
+        match currency {
+            None => currency = Some(&product.currency),
+            Some(c) if c != product.currency => {
+                return Err(ServiceError::MixedCurrencies(format!(
+                    "{c} and {}",
+                    product.currency
+                )));
+            }
+            Some(_) => {}
+        }
+        let line_total = product
+            .price_minor
+            .checked_mul(u64::from(item.qty))
+            .ok_or(ServiceError::TotalTooLarge)?;
+        total = total
+            .checked_add(line_total)
+            .ok_or(ServiceError::TotalTooLarge)?;
+        lines.push(LineRecord {
+            product_id: item.product_id.clone(),
+            name: product.name.clone(),
+            unit_price_minor: product.price_minor,
+            qty: item.qty,
+        });
+    }
+    Ok(OrderRecord {
+        customer_id: customer_id.to_owned(),
+        status: StoredStatus::Pending,
+        reason: None,
+        lines,
+        total_minor: total,
+        currency: currency.unwrap_or("EUR").to_owned(),
+        created_ms: now,
+        updated_ms: now,
+        seq: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contracts::ShortItem;
+
+    fn product(id: &str, price: u64, currency: &str) -> Product {
+        Product {
+            id: id.into(),
+            name: format!("{id} name"),
+            description: String::new(),
+            category: "c".into(),
+            price_minor: price,
+            currency: currency.into(),
+            stock: 1,
+            version: 1,
+            updated_seq: 1,
+            updated_at: String::new(),
+        }
+    }
+
+    fn item(id: &str, qty: u32) -> OrderItem {
+        OrderItem {
+            product_id: id.into(),
+            qty,
+        }
+    }
+
+    #[test]
+    fn prices_copy_names_and_sum_in_minor_units() {
+        let order = price(
+            "c1",
+            &[item("a", 3), item("b", 1)],
+            &[product("b", 250, "EUR"), product("a", 1999, "EUR")],
+            7,
+        )
+        .unwrap();
+        assert_eq!(order.total_minor, 3 * 1999 + 250);
+        assert_eq!(order.lines[0].name, "a name");
+        assert_eq!(order.lines[0].unit_price_minor, 1999);
+        assert_eq!(order.currency, "EUR");
+    }
+
+    #[test]
+    fn refuses_mixed_currencies_and_overflow() {
+        let mixed = price(
+            "c",
+            &[item("a", 1), item("b", 1)],
+            &[product("a", 1, "EUR"), product("b", 1, "USD")],
+            0,
+        );
+        assert!(matches!(mixed, Err(ServiceError::MixedCurrencies(_))));
+        let huge = price(
+            "c",
+            &[item("a", 10_000)],
+            &[product("a", u64::MAX / 2, "EUR")],
+            0,
+        );
+        assert!(matches!(huge, Err(ServiceError::TotalTooLarge)));
+    }
+
+    #[test]
+    fn short_items_are_kept_for_replays() {
+        let (reason, error) = refusal(&ReserveReply::Insufficient(vec![ShortItem {
+            product_id: "a".into(),
+            requested: 2,
+            available: 1,
+        }]));
+        assert!(reason.contains('a'));
+        assert_eq!(error.status().as_u16(), 409);
+        let body: serde_json::Value = serde_json::from_slice(&error.body_bytes()).unwrap();
+        assert_eq!(body["error"]["short_items"][0]["available"], 1);
+    }
+}

@@ -1,0 +1,207 @@
+//! order-node's redb store: orders, the per-customer index, the set of unsettled sagas,
+//! idempotency keys and meta. Tables and records are private to this node.
+//!
+//! Reads open their own read transaction (redb's MVCC lets them run beside the writer). All
+//! writes go through [`writer::Writer`], which batches concurrent writes into one durable
+//! commit.
+
+pub mod codec;
+pub mod records;
+pub mod writer;
+pub mod writes;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use redb::{
+    Database, DatabaseError, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition,
+};
+use thiserror::Error;
+
+use codec::CodecError;
+use records::{IdempotencyRecord, OrderRecord};
+
+pub use writes::{CreateOutcome, TransitionOutcome};
+
+pub(crate) const ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("orders");
+/// `(customer_id, seq) -> order_id`: a customer's orders in placement order.
+pub(crate) const BY_CUSTOMER: TableDefinition<(&str, u64), &str> =
+    TableDefinition::new("orders_by_customer");
+/// Orders whose saga is not over (pending or cancelling), so recovery never scans all orders.
+pub(crate) const UNSETTLED: TableDefinition<&str, ()> = TableDefinition::new("unsettled");
+pub(crate) const IDEMPOTENCY: TableDefinition<&str, &[u8]> = TableDefinition::new("idempotency");
+/// `(created_ms, key)`: idempotency keys by age, for expiry.
+pub(crate) const IDEMPOTENCY_BY_AGE: TableDefinition<(u64, &str), ()> =
+    TableDefinition::new("idempotency_by_age");
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const META_ORDER_SEQ: &str = "order_seq";
+pub(crate) const META_SCHEMA: &str = "schema_version";
+
+/// The store failed.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// Another process holds the database.
+    #[error(
+        "data directory {path} is in use by another process (redb holds an exclusive lock); \
+         stop the other order-node or choose another --data-dir"
+    )]
+    Locked {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// redb failed.
+    #[error("storage error: {0}")]
+    Db(#[from] redb::Error),
+    /// A stored value is unreadable or unwritable.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// The batch this write was part of did not commit.
+    #[error("commit failed: {0}")]
+    Commit(String),
+    /// The writer has stopped.
+    #[error("the store's writer has stopped")]
+    WriterGone,
+    /// No such order.
+    #[error("order {0:?} not found")]
+    OrderNotFound(String),
+}
+
+impl StoreError {
+    /// Whether the error spoils the whole write batch (a storage failure) rather than just
+    /// refusing one write before it changed anything.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, Self::OrderNotFound(_))
+    }
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.into())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::StorageError,
+    redb::TableError,
+    redb::TransactionError,
+    redb::CommitError
+);
+
+/// The order store (cheap to clone).
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+}
+
+impl Store {
+    /// Opens (creating if needed) `orders.redb` in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(dir.join("orders.redb")).map_err(|e| match e {
+            DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
+                path: dir.to_owned(),
+            },
+            other => StoreError::Db(other.into()),
+        })?;
+        let txn = db.begin_write()?;
+        {
+            txn.open_table(ORDERS)?;
+            txn.open_table(BY_CUSTOMER)?;
+            txn.open_table(UNSETTLED)?;
+            txn.open_table(IDEMPOTENCY)?;
+            txn.open_table(IDEMPOTENCY_BY_AGE)?;
+            let mut meta = txn.open_table(META)?;
+            if meta.get(META_SCHEMA)?.is_none() {
+                meta.insert(META_SCHEMA, codec::encode(&records::Counter(1))?.as_slice())?;
+            }
+        }
+        txn.commit()?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    pub(crate) fn db(&self) -> &Arc<Database> {
+        &self.db
+    }
+
+    /// One order.
+    pub fn order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(ORDERS)?;
+        let value = table.get(id)?;
+        Ok(match value {
+            Some(v) => Some(codec::decode(v.value())?),
+            None => None,
+        })
+    }
+
+    /// Several orders, read at one point in time; `None` where an id has no order.
+    pub fn orders(&self, ids: &[String]) -> Result<Vec<Option<OrderRecord>>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(ORDERS)?;
+        ids.iter()
+            .map(|id| match table.get(id.as_str())? {
+                Some(v) => Ok(Some(codec::decode(v.value())?)),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    /// Up to `limit` orders of a customer, newest first, placed before `before` (a seq).
+    pub fn orders_of_customer(
+        &self,
+        customer_id: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(String, OrderRecord)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let index = txn.open_table(BY_CUSTOMER)?;
+        let orders = txn.open_table(ORDERS)?;
+        let upper = before.unwrap_or(u64::MAX);
+        let mut out = Vec::with_capacity(limit);
+        for entry in index.range((customer_id, 0)..(customer_id, upper))?.rev() {
+            if out.len() == limit {
+                break;
+            }
+            let (_, id) = entry?;
+            let id = id.value().to_owned();
+            if let Some(v) = orders.get(id.as_str())? {
+                let record = codec::decode(v.value())?;
+                out.push((id, record));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Ids of orders whose saga is not over.
+    pub fn unsettled(&self) -> Result<Vec<String>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(UNSETTLED)?;
+        table
+            .iter()?
+            .map(|entry| Ok(entry?.0.value().to_owned()))
+            .collect()
+    }
+
+    /// What an idempotency key was used for.
+    pub fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(IDEMPOTENCY)?;
+        let value = table.get(key)?;
+        Ok(match value {
+            Some(v) => Some(codec::decode(v.value())?),
+            None => None,
+        })
+    }
+
+    /// Number of orders.
+    pub fn order_count(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(ORDERS)?.len()?)
+    }
+}
+
+#[cfg(test)]
+mod tests;

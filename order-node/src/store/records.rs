@@ -1,0 +1,145 @@
+//! order-node's stored records, private to it and mapped explicitly to the wire types.
+
+use bincode::{Decode, Encode};
+use chassis::clock::rfc3339;
+use contracts::orders::{Order, OrderLine, OrderStatus};
+
+use super::codec::Record;
+
+/// Saga status as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub enum StoredStatus {
+    /// Recorded, stock not yet confirmed held.
+    Pending,
+    /// Stock held.
+    Confirmed,
+    /// Refused by the catalog; nothing held.
+    Rejected,
+    /// Cancel requested; release in progress.
+    Cancelling,
+    /// Released.
+    Cancelled,
+}
+
+impl StoredStatus {
+    /// Whether the saga still has work to do for this order.
+    pub fn is_unsettled(self) -> bool {
+        matches!(self, Self::Pending | Self::Cancelling)
+    }
+}
+
+impl From<StoredStatus> for OrderStatus {
+    fn from(s: StoredStatus) -> Self {
+        match s {
+            StoredStatus::Pending => OrderStatus::Pending,
+            StoredStatus::Confirmed => OrderStatus::Confirmed,
+            StoredStatus::Rejected => OrderStatus::Rejected,
+            StoredStatus::Cancelling => OrderStatus::Cancelling,
+            StoredStatus::Cancelled => OrderStatus::Cancelled,
+        }
+    }
+}
+
+/// One order line with the product data copied at order time.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct LineRecord {
+    /// The product.
+    pub product_id: String,
+    /// Its name at order time.
+    pub name: String,
+    /// Its unit price at order time, minor units.
+    pub unit_price_minor: u64,
+    /// Units.
+    pub qty: u32,
+}
+
+/// An order.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct OrderRecord {
+    /// The customer.
+    pub customer_id: String,
+    /// Saga status.
+    pub status: StoredStatus,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+    /// The lines.
+    pub lines: Vec<LineRecord>,
+    /// Sum of the lines, minor units.
+    pub total_minor: u64,
+    /// Currency of every line.
+    pub currency: String,
+    /// Creation time, ms since the epoch.
+    pub created_ms: u64,
+    /// Last status change, ms since the epoch.
+    pub updated_ms: u64,
+    /// Position in the customer index (monotonic across the node).
+    pub seq: u64,
+}
+
+impl Record for OrderRecord {
+    const SCHEMA: u8 = 1;
+    const KIND: &'static str = "order";
+}
+
+impl OrderRecord {
+    /// The wire form of this record.
+    pub fn to_wire(&self, id: &str) -> Order {
+        Order {
+            id: id.to_owned(),
+            customer_id: self.customer_id.clone(),
+            status: self.status.into(),
+            status_reason: self.reason.clone(),
+            lines: self
+                .lines
+                .iter()
+                .map(|l| OrderLine {
+                    product_id: l.product_id.clone(),
+                    name: l.name.clone(),
+                    unit_price_minor: l.unit_price_minor,
+                    qty: l.qty,
+                    line_total_minor: l.unit_price_minor * u64::from(l.qty),
+                })
+                .collect(),
+            total_minor: self.total_minor,
+            currency: self.currency.clone(),
+            created_at: rfc3339(self.created_ms),
+            updated_at: rfc3339(self.updated_ms),
+        }
+    }
+}
+
+/// A response kept for an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct StoredResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Body of an error response (successful responses show the order's current state).
+    pub error_body: Option<Vec<u8>>,
+}
+
+/// What an `Idempotency-Key` was used for.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct IdempotencyRecord {
+    /// SHA-256 of the request body it came with.
+    pub fingerprint: [u8; 32],
+    /// The order it created.
+    pub order_id: String,
+    /// The first response, once known.
+    pub response: Option<StoredResponse>,
+    /// When the key was first seen, ms since the epoch.
+    pub created_ms: u64,
+}
+
+impl Record for IdempotencyRecord {
+    const SCHEMA: u8 = 1;
+    const KIND: &'static str = "idempotency key";
+}
+
+/// A counter in the meta table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub struct Counter(pub u64);
+
+impl Record for Counter {
+    const SCHEMA: u8 = 1;
+    const KIND: &'static str = "counter";
+}

@@ -1,0 +1,217 @@
+use prometheus_client::metrics::histogram::Histogram;
+
+use super::records::{LineRecord, OrderRecord, StoredResponse, StoredStatus};
+use super::writer::Writer;
+use super::writes::{self, CreateOutcome, TransitionOutcome};
+use super::*;
+
+fn order(customer: &str, at: u64) -> OrderRecord {
+    OrderRecord {
+        customer_id: customer.into(),
+        status: StoredStatus::Pending,
+        reason: None,
+        lines: vec![LineRecord {
+            product_id: "p".into(),
+            name: "P".into(),
+            unit_price_minor: 100,
+            qty: 2,
+        }],
+        total_minor: 200,
+        currency: "EUR".into(),
+        created_ms: at,
+        updated_ms: at,
+        seq: 0,
+    }
+}
+
+fn open() -> (tempfile::TempDir, Store, Writer) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let writer = Writer::start(&store, Histogram::new([1.0]));
+    (dir, store, writer)
+}
+
+async fn create(
+    writer: &Writer,
+    id: &str,
+    record: OrderRecord,
+    key: Option<(&str, [u8; 32])>,
+) -> CreateOutcome {
+    let id = id.to_owned();
+    let key = key.map(|(k, f)| (k.to_owned(), f));
+    writer
+        .write(move |txn| {
+            writes::create(
+                txn,
+                &id,
+                record,
+                key.as_ref().map(|(k, f)| (k.as_str(), *f)),
+            )
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn orders_are_indexed_per_customer_newest_first() {
+    let (_d, store, writer) = open();
+    for i in 0..5 {
+        create(&writer, &format!("a{i}"), order("alice", i), None).await;
+        create(&writer, &format!("b{i}"), order("bob", i), None).await;
+    }
+    let page = store.orders_of_customer("alice", None, 3).unwrap();
+    let ids: Vec<&str> = page.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["a4", "a3", "a2"]);
+    let rest = store
+        .orders_of_customer("alice", Some(page[2].1.seq), 10)
+        .unwrap();
+    let ids: Vec<&str> = rest.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["a1", "a0"]);
+    assert!(
+        store
+            .orders_of_customer("carol", None, 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn unsettled_follows_the_status() {
+    let (_d, store, writer) = open();
+    create(&writer, "o1", order("c", 1), None).await;
+    assert_eq!(store.unsettled().unwrap(), ["o1"]);
+    let moved = writer
+        .write(|txn| {
+            writes::transition(
+                txn,
+                "o1",
+                &[StoredStatus::Pending],
+                StoredStatus::Confirmed,
+                None,
+                2,
+                None,
+            )
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(moved, TransitionOutcome::Moved(ref r) if r.status == StoredStatus::Confirmed)
+    );
+    assert!(store.unsettled().unwrap().is_empty());
+    let again = writer
+        .write(|txn| {
+            writes::transition(
+                txn,
+                "o1",
+                &[StoredStatus::Pending],
+                StoredStatus::Rejected,
+                None,
+                3,
+                None,
+            )
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, TransitionOutcome::Unchanged(ref r) if r.status == StoredStatus::Confirmed)
+    );
+    let missing = writer
+        .write(|txn| {
+            writes::transition(
+                txn,
+                "nope",
+                &[StoredStatus::Pending],
+                StoredStatus::Rejected,
+                None,
+                3,
+                None,
+            )
+        })
+        .await;
+    assert!(matches!(missing, Err(StoreError::OrderNotFound(_))));
+}
+
+#[tokio::test]
+async fn idempotency_keys_are_taken_once_and_expire() {
+    let (_d, store, writer) = open();
+    let first = create(&writer, "o1", order("c", 10), Some(("k", [1; 32]))).await;
+    assert!(matches!(first, CreateOutcome::Created(_)));
+    let second = create(&writer, "o2", order("c", 11), Some(("k", [2; 32]))).await;
+    match second {
+        CreateOutcome::KeyTaken(record) => assert_eq!(
+            (record.order_id.as_str(), record.fingerprint),
+            ("o1", [1; 32])
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(store.order("o2").unwrap().is_none());
+    writer
+        .write(|txn| {
+            writes::record_response(
+                txn,
+                "k",
+                StoredResponse {
+                    status: 201,
+                    error_body: None,
+                },
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .idempotency("k")
+            .unwrap()
+            .unwrap()
+            .response
+            .unwrap()
+            .status,
+        201
+    );
+    assert_eq!(
+        writer
+            .write(|txn| writes::expire_keys(txn, 10))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        writer
+            .write(|txn| writes::expire_keys(txn, 11))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store.idempotency("k").unwrap().is_none());
+}
+
+#[tokio::test]
+async fn concurrent_writes_all_land_with_distinct_seqs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let batches = Histogram::new([1.0]);
+    let writer = Writer::start(&store, batches.clone());
+    let writes = (0..200).map(|i| {
+        let writer = writer.clone();
+        async move { create(&writer, &format!("o{i}"), order("c", i), None).await }
+    });
+    futures::future::join_all(writes).await;
+    assert_eq!(store.order_count().unwrap(), 200);
+    let seqs: std::collections::HashSet<u64> = (0..200)
+        .map(|i| store.order(&format!("o{i}")).unwrap().unwrap().seq)
+        .collect();
+    assert_eq!(seqs.len(), 200, "every order got its own seq");
+}
+
+#[test]
+fn a_second_open_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Store::open(dir.path()).unwrap();
+    match Store::open(dir.path()) {
+        Err(e @ StoreError::Locked { .. }) => {
+            assert!(e.to_string().contains("in use by another process"))
+        }
+        Err(other) => panic!("unexpected {other}"),
+        Ok(_) => panic!("opened twice"),
+    }
+}

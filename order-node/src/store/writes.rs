@@ -1,0 +1,150 @@
+//! Write operations, each run inside a group-commit transaction by [`super::writer`]. Each
+//! checks what it needs before it changes anything.
+
+use redb::{ReadableTable, WriteTransaction};
+
+use super::codec;
+use super::records::{Counter, IdempotencyRecord, OrderRecord, StoredResponse, StoredStatus};
+use super::{
+    BY_CUSTOMER, IDEMPOTENCY, IDEMPOTENCY_BY_AGE, META, META_ORDER_SEQ, ORDERS, StoreError,
+    UNSETTLED,
+};
+
+/// Result of recording a new order.
+#[derive(Debug, Clone)]
+pub enum CreateOutcome {
+    /// Recorded, with this seq.
+    Created(OrderRecord),
+    /// The idempotency key was taken first by another request; nothing was written.
+    KeyTaken(IdempotencyRecord),
+}
+
+/// Result of a status transition.
+#[derive(Debug, Clone)]
+pub enum TransitionOutcome {
+    /// The order moved to the new status.
+    Moved(OrderRecord),
+    /// The order was not in an expected status; nothing changed.
+    Unchanged(OrderRecord),
+}
+
+fn read_order(txn: &WriteTransaction, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+    let table = txn.open_table(ORDERS)?;
+    let value = table.get(id)?;
+    Ok(match value {
+        Some(v) => Some(codec::decode(v.value())?),
+        None => None,
+    })
+}
+
+fn write_order(txn: &WriteTransaction, id: &str, order: &OrderRecord) -> Result<(), StoreError> {
+    txn.open_table(ORDERS)?
+        .insert(id, codec::encode(order)?.as_slice())?;
+    let mut unsettled = txn.open_table(UNSETTLED)?;
+    if order.status.is_unsettled() {
+        unsettled.insert(id, ())?;
+    } else {
+        unsettled.remove(id)?;
+    }
+    Ok(())
+}
+
+/// Records a new order (pending) and its idempotency key, unless the key is taken.
+pub fn create(
+    txn: &WriteTransaction,
+    id: &str,
+    mut order: OrderRecord,
+    key: Option<(&str, [u8; 32])>,
+) -> Result<CreateOutcome, StoreError> {
+    if let Some((key, _)) = key {
+        let keys = txn.open_table(IDEMPOTENCY)?;
+        if let Some(existing) = keys.get(key)? {
+            return Ok(CreateOutcome::KeyTaken(codec::decode(existing.value())?));
+        }
+    }
+    let mut meta = txn.open_table(META)?;
+    let seq = match meta.get(META_ORDER_SEQ)? {
+        Some(v) => codec::decode::<Counter>(v.value())?.0 + 1,
+        None => 1,
+    };
+    meta.insert(META_ORDER_SEQ, codec::encode(&Counter(seq))?.as_slice())?;
+    drop(meta);
+    order.seq = seq;
+    write_order(txn, id, &order)?;
+    txn.open_table(BY_CUSTOMER)?
+        .insert((order.customer_id.as_str(), seq), id)?;
+    if let Some((key, fingerprint)) = key {
+        let record = IdempotencyRecord {
+            fingerprint,
+            order_id: id.to_owned(),
+            response: None,
+            created_ms: order.created_ms,
+        };
+        txn.open_table(IDEMPOTENCY)?
+            .insert(key, codec::encode(&record)?.as_slice())?;
+        txn.open_table(IDEMPOTENCY_BY_AGE)?
+            .insert((order.created_ms, key), ())?;
+    }
+    Ok(CreateOutcome::Created(order))
+}
+
+/// Moves an order from one of `from` to `to`; records the first response for `key`.
+pub fn transition(
+    txn: &WriteTransaction,
+    id: &str,
+    from: &[StoredStatus],
+    to: StoredStatus,
+    reason: Option<String>,
+    now_ms: u64,
+    response: Option<(&str, StoredResponse)>,
+) -> Result<TransitionOutcome, StoreError> {
+    let mut order = read_order(txn, id)?.ok_or_else(|| StoreError::OrderNotFound(id.to_owned()))?;
+    if !from.contains(&order.status) {
+        return Ok(TransitionOutcome::Unchanged(order));
+    }
+    order.status = to;
+    order.reason = reason;
+    order.updated_ms = now_ms;
+    write_order(txn, id, &order)?;
+    if let Some((key, response)) = response {
+        record_response(txn, key, response)?;
+    }
+    Ok(TransitionOutcome::Moved(order))
+}
+
+/// Keeps the first response given for an idempotency key.
+pub fn record_response(
+    txn: &WriteTransaction,
+    key: &str,
+    response: StoredResponse,
+) -> Result<(), StoreError> {
+    let mut keys = txn.open_table(IDEMPOTENCY)?;
+    let existing = match keys.get(key)? {
+        Some(v) => Some(codec::decode::<IdempotencyRecord>(v.value())?),
+        None => None,
+    };
+    if let Some(mut record) = existing
+        && record.response.is_none()
+    {
+        record.response = Some(response);
+        keys.insert(key, codec::encode(&record)?.as_slice())?;
+    }
+    Ok(())
+}
+
+/// Forgets idempotency keys first seen before `cutoff_ms`; returns how many.
+pub fn expire_keys(txn: &WriteTransaction, cutoff_ms: u64) -> Result<usize, StoreError> {
+    let mut by_age = txn.open_table(IDEMPOTENCY_BY_AGE)?;
+    let mut keys = txn.open_table(IDEMPOTENCY)?;
+    let mut expired = Vec::new();
+    for entry in by_age.range((0, "")..(cutoff_ms, ""))? {
+        let (k, _) = entry?;
+        let (at, key) = k.value();
+        expired.push((at, key.to_owned()));
+    }
+    for (at, key) in &expired {
+        by_age.remove((*at, key.as_str()))?;
+        keys.remove(key.as_str())?;
+    }
+    Ok(expired.len())
+}
