@@ -66,3 +66,9 @@ pub fn product(name: &str, price_minor: u64, stock: u64) -> serde_json::Value {
         "stock": stock,
     })
 }
+
+pub mod orders;
+pub mod proxy;
+
+pub use orders::OrderSystem;
+pub use proxy::{FaultProxy, Mode, Route};
