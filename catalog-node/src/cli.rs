@@ -62,3 +62,13 @@ pub struct ServeArgs {
     #[arg(long, env = "CATALOG_TOMBSTONE_RETENTION_HOURS", default_value_t = 168)]
     pub tombstone_retention_hours: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

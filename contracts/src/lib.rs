@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod error;
 pub mod orders;
+pub mod search;
 pub mod validate;
 
 pub use error::{ErrorBody, ErrorDetail, ShortItem};

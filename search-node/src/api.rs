@@ -1,0 +1,101 @@
+//! search-node's HTTP API: `GET /v1/search`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json as JsonOut;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use chassis::extract::Query;
+use chassis::{ApiError, Auth, Scope};
+use contracts::search::{
+    DEFAULT_SEARCH_LIMIT, DEFAULT_SEARCH_WAIT_MS, MAX_QUERY_CHARS, MAX_SEARCH_LIMIT,
+    MAX_SEARCH_OFFSET, MAX_SEARCH_WAIT_MS, SearchHit, SearchResponse,
+};
+use contracts::validate;
+use serde::Deserialize;
+
+use crate::follower::FeedState;
+use crate::index::{IndexError, ProductIndex};
+
+/// What the handlers share.
+pub struct Search {
+    /// The index.
+    pub index: Arc<ProductIndex>,
+    /// The follower's state.
+    pub state: Arc<FeedState>,
+}
+
+/// The `/v1` routes.
+pub fn router(search: Arc<Search>, auth: &Auth) -> Router {
+    Router::new()
+        .route(
+            "/v1/search",
+            auth.guard(Scope::SearchRead, get(search_products)),
+        )
+        .with_state(search)
+}
+
+/// Query of `GET /v1/search`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    q: String,
+    limit: Option<usize>,
+    offset: Option<usize>,
+    category: Option<String>,
+    min_seq: Option<u64>,
+    wait_ms: Option<u64>,
+}
+
+/// `GET /v1/search?q=…&limit=N&offset=K&category=C&min_seq=S&wait_ms=M`.
+pub async fn search_products(
+    State(search): State<Arc<Search>>,
+    Query(q): Query<SearchQuery>,
+) -> Result<JsonOut<SearchResponse>, ApiError> {
+    validate::text("q", &q.q, 1, MAX_QUERY_CHARS)?;
+    let limit = q.limit.unwrap_or(DEFAULT_SEARCH_LIMIT);
+    validate::range("limit", limit, 1, MAX_SEARCH_LIMIT)?;
+    let offset = q.offset.unwrap_or(0);
+    validate::range("offset", offset, 0, MAX_SEARCH_OFFSET)?;
+    if let Some(c) = &q.category {
+        validate::category("category", c)?;
+    }
+    let wait_ms = q.wait_ms.unwrap_or(DEFAULT_SEARCH_WAIT_MS);
+    validate::range("wait_ms", wait_ms, 0, MAX_SEARCH_WAIT_MS)?;
+    let caught_up = match q.min_seq {
+        Some(seq) => {
+            search
+                .state
+                .wait_for(seq, Duration::from_millis(wait_ms))
+                .await
+        }
+        None => true,
+    };
+    let indexed_seq = search.state.indexed_seq();
+    let index = search.index.clone();
+    let (hits, total) = tokio::task::spawn_blocking(move || {
+        index.search(&q.q, q.category.as_deref(), limit, offset)
+    })
+    .await
+    .map_err(|e| ApiError::internal("searching", &e))?
+    .map_err(|e| match e {
+        IndexError::Query(message) => ApiError::bad_request("invalid_query_syntax", message),
+        other => ApiError::internal("searching", &other),
+    })?;
+    Ok(JsonOut(SearchResponse {
+        hits: hits
+            .into_iter()
+            .map(|h| SearchHit {
+                product_id: h.product_id,
+                score: h.score,
+                name: h.name,
+                category: h.category,
+            })
+            .collect(),
+        total,
+        indexed_seq,
+        caught_up,
+    }))
+}

@@ -1,0 +1,96 @@
+//! The catalog's feed and product pages, as search-node reads them (token with
+//! `catalog:read` and `catalog:feed`).
+
+use std::time::Duration;
+
+use contracts::catalog::{EventsPage, ProductPage};
+use reqwest::StatusCode;
+use thiserror::Error;
+
+/// The catalog did not give a usable answer.
+#[derive(Debug, Error)]
+pub enum FeedError {
+    /// Our cursor is older than the feed's retention: rebuild from a snapshot.
+    #[error("feed cursor expired")]
+    Expired,
+    /// Unreachable, timed out, or an unexpected answer.
+    #[error("catalog unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Client of the catalog's feed.
+#[derive(Clone)]
+pub struct FeedClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl FeedClient {
+    /// A client for `base` presenting `token`.
+    pub fn new(base: &str, token: &str) -> Result<Self, FeedError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| FeedError::Unavailable(e.to_string()))?;
+        Ok(Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+        })
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<T, FeedError> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| FeedError::Unavailable(e.to_string()))?;
+        match response.status() {
+            StatusCode::OK => response
+                .json()
+                .await
+                .map_err(|e| FeedError::Unavailable(e.to_string())),
+            StatusCode::GONE => Err(FeedError::Expired),
+            status => {
+                let body = response.text().await.unwrap_or_default();
+                Err(FeedError::Unavailable(format!("{status}: {body}")))
+            }
+        }
+    }
+
+    /// Events after `after`, long-polling up to `wait`.
+    pub async fn events(
+        &self,
+        after: u64,
+        limit: usize,
+        wait: Duration,
+    ) -> Result<EventsPage, FeedError> {
+        let wait_ms = wait.as_millis();
+        self.get(
+            &format!("/v1/events?after={after}&limit={limit}&wait_ms={wait_ms}"),
+            wait + Duration::from_secs(10),
+        )
+        .await
+    }
+
+    /// A page of products in id order.
+    pub async fn products(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ProductPage, FeedError> {
+        let path = match after {
+            Some(a) => format!("/v1/products?after={a}&limit={limit}"),
+            None => format!("/v1/products?limit={limit}"),
+        };
+        self.get(&path, Duration::from_secs(30)).await
+    }
+}

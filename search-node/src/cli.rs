@@ -1,0 +1,93 @@
+//! Command line: every flag has an environment-variable fallback.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// search-node: a tantivy read model of the catalog, kept up to date from its change feed.
+///
+/// Serves GET /v1/search on --listen (scope search:read). It follows catalog-node's change
+/// feed with its own --catalog-token (scopes catalog:read and catalog:feed) and never writes
+/// to anything but its own index.
+#[derive(Debug, Parser)]
+#[command(name = "search-node", version, about, long_about)]
+pub struct Cli {
+    /// Directory of the node's tantivy index; created owner-only, used by this node alone.
+    #[arg(
+        long,
+        env = "SEARCH_DATA_DIR",
+        default_value = "./data/search",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// Base URL of catalog-node.
+    #[arg(
+        long,
+        env = "SEARCH_CATALOG_URL",
+        default_value = "http://127.0.0.1:7001",
+        global = true
+    )]
+    pub catalog_url: String,
+
+    /// Bearer token search-node presents to the catalog (scopes catalog:read, catalog:feed);
+    /// required.
+    #[arg(
+        long,
+        env = "SEARCH_CATALOG_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub catalog_token: Option<String>,
+
+    /// What to do; without a subcommand the node serves.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Serving options.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Rebuild the index from a snapshot of the catalog, with a progress bar. Stop the node
+    /// first: the index is locked while it runs.
+    Reindex,
+}
+
+/// Options of the server.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port, printed at start).
+    #[arg(long, env = "SEARCH_LISTEN", default_value = "127.0.0.1:7003")]
+    pub listen: SocketAddr,
+
+    /// TOML file naming each caller, its bearer token and its scopes.
+    #[arg(long, env = "SEARCH_CALLERS")]
+    pub callers: Option<PathBuf>,
+
+    /// Let every request in with every scope, without a token. Local experiments only.
+    #[arg(long, env = "SEARCH_ALLOW_ANONYMOUS")]
+    pub allow_anonymous: bool,
+
+    /// Commit once this many changes wait.
+    #[arg(long, env = "SEARCH_COMMIT_MAX_CHANGES", default_value_t = 1000)]
+    pub commit_max_changes: usize,
+
+    /// Commit once the oldest waiting change is this old, in milliseconds.
+    #[arg(long, env = "SEARCH_COMMIT_DELAY_MS", default_value_t = 50)]
+    pub commit_delay_ms: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,110 @@
+//! The search-node binary.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chassis::Auth;
+use chassis::metrics::Metrics;
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use search_node::api::{self, Search};
+use search_node::catalog::FeedClient;
+use search_node::cli::{Cli, Command, ServeArgs};
+use search_node::follower::{self, CommitPolicy, FeedState};
+use search_node::index::ProductIndex;
+use search_node::metrics::SearchMetrics;
+
+/// Largest request body: search takes none.
+const BODY_LIMIT: usize = 16 * 1024;
+
+fn main() -> ExitCode {
+    chassis::telemetry::init();
+    let cli = Cli::parse();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .and_then(|rt| rt.block_on(run(cli)));
+    chassis::telemetry::exit_code("search-node", result)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let token = cli
+        .catalog_token
+        .as_deref()
+        .context("--catalog-token (or SEARCH_CATALOG_TOKEN) is required: search-node reads the catalog's feed with it")?;
+    let client = FeedClient::new(&cli.catalog_url, token)?;
+    match cli.command {
+        Some(Command::Reindex) => {
+            let dir = chassis::datadir::prepare(&cli.data_dir)?;
+            let index = Arc::new(ProductIndex::open(&dir)?);
+            let bar = ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("{spinner} reindexing: {pos} products ({per_sec})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            let seq = follower::bootstrap(&index, &client, |n| bar.set_position(n as u64)).await?;
+            bar.finish_and_clear();
+            println!(
+                "reindexed {} products from {} (feed seq {seq})",
+                index.num_docs(),
+                cli.catalog_url
+            );
+            Ok(())
+        }
+        None => serve(cli.data_dir, client, cli.serve).await,
+    }
+}
+
+async fn serve(
+    data_dir: std::path::PathBuf,
+    client: FeedClient,
+    args: ServeArgs,
+) -> anyhow::Result<()> {
+    let auth = Auth::from_flags(args.callers.as_deref(), args.allow_anonymous)?;
+    let dir = chassis::datadir::prepare(&data_dir)?;
+    let index = Arc::new(ProductIndex::open(&dir)?);
+    let committed = index.committed_seq()?;
+    tracing::info!(data_dir = %dir.display(), seq = ?committed, docs = index.num_docs(), "index open");
+    let state = Arc::new(FeedState::new(committed));
+
+    let mut search_metrics = SearchMetrics::default();
+    let metrics = Metrics::new(|registry| search_metrics = SearchMetrics::register(registry));
+    tokio::spawn(search_metrics.refresh(state.clone(), index.clone()));
+    tokio::spawn(follower::run(
+        index.clone(),
+        client,
+        state.clone(),
+        CommitPolicy {
+            max_changes: args.commit_max_changes.max(1),
+            max_delay: Duration::from_millis(args.commit_delay_ms),
+        },
+    ));
+
+    let for_ready = state.clone();
+    let ready = Arc::new(move || {
+        let indexed = for_ready.indexed_seq();
+        let head = for_ready.catalog_head().max(indexed);
+        (
+            for_ready.bootstrapped(),
+            serde_json::json!({
+                "bootstrapped": for_ready.bootstrapped(),
+                "indexed_seq": indexed,
+                "catalog_head_seq": head,
+                "lag_events": head - indexed,
+                "catalog_reachable": for_ready.catalog_reachable(),
+            }),
+        )
+    });
+    let app = chassis::server::finish(
+        api::router(Arc::new(Search { index, state }), &auth),
+        metrics,
+        ready,
+        BODY_LIMIT,
+    );
+    let listener = chassis::server::bind(args.listen).await?;
+    chassis::server::serve(listener, app, chassis::server::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
