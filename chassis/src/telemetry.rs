@@ -29,3 +29,18 @@ pub fn exit_code<E: std::fmt::Display>(
         }
     }
 }
+
+/// Runs a binary's async main on a multi-threaded runtime and turns its result into the exit
+/// code (see [`exit_code`]).
+pub fn run_async<E, F>(program: &str, main: F) -> std::process::ExitCode
+where
+    E: std::fmt::Display + From<std::io::Error>,
+    F: std::future::Future<Output = Result<(), E>>,
+{
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(E::from)
+        .and_then(|rt| rt.block_on(main));
+    exit_code(program, result)
+}

@@ -19,12 +19,7 @@ use order_node::{api, saga};
 fn main() -> ExitCode {
     chassis::telemetry::init();
     let cli = Cli::parse();
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .and_then(|rt| rt.block_on(serve(cli)));
-    chassis::telemetry::exit_code("order-node", result)
+    chassis::telemetry::run_async("order-node", serve(cli))
 }
 
 async fn serve(cli: Cli) -> anyhow::Result<()> {

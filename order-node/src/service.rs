@@ -173,6 +173,29 @@ impl Orders {
             .remove(id);
     }
 
+    /// Moves an order from `from` to `to` durably; returns its state afterwards (unchanged
+    /// when it was no longer in `from`).
+    async fn transition(
+        &self,
+        id: &str,
+        from: StoredStatus,
+        to: StoredStatus,
+        reason: Option<String>,
+        response: Option<(String, StoredResponse)>,
+    ) -> Result<OrderRecord, ServiceError> {
+        let id = id.to_owned();
+        let outcome = self
+            .writer
+            .write(move |txn| {
+                let response = response.as_ref().map(|(k, r)| (k.as_str(), r.clone()));
+                writes::transition(txn, &id, &[from], to, reason, now_ms(), response)
+            })
+            .await?;
+        Ok(match outcome {
+            TransitionOutcome::Moved(r) | TransitionOutcome::Unchanged(r) => r,
+        })
+    }
+
     /// One order.
     pub fn order(&self, id: &str) -> Result<Option<Order>, ServiceError> {
         Ok(self.store.order(id)?.map(|r| r.to_wire(id)))
@@ -342,25 +365,15 @@ impl Orders {
             status: error.as_ref().map_or(201, |e| e.status().as_u16()),
             error_body: error.as_ref().map(ApiError::body_bytes),
         };
-        let moved = {
-            let id = id.to_owned();
-            self.writer
-                .write(move |txn| {
-                    writes::transition(
-                        txn,
-                        &id,
-                        &[StoredStatus::Pending],
-                        to,
-                        reason,
-                        now_ms(),
-                        key.as_deref().map(|k| (k, response)),
-                    )
-                })
-                .await?
-        };
-        let order = match moved {
-            TransitionOutcome::Moved(r) | TransitionOutcome::Unchanged(r) => r,
-        };
+        let order = self
+            .transition(
+                id,
+                StoredStatus::Pending,
+                to,
+                reason,
+                key.map(|k| (k, response)),
+            )
+            .await?;
         Ok(match (order.status, error) {
             (StoredStatus::Rejected, Some(error)) => Placed::Rejected {
                 order: order.to_wire(id),
@@ -388,25 +401,15 @@ impl Orders {
             }
             StoredStatus::Confirmed | StoredStatus::Cancelling => {}
         }
-        let marked = {
-            let id = id.to_owned();
-            self.writer
-                .write(move |txn| {
-                    writes::transition(
-                        txn,
-                        &id,
-                        &[StoredStatus::Confirmed],
-                        StoredStatus::Cancelling,
-                        None,
-                        now_ms(),
-                        None,
-                    )
-                })
-                .await?
-        };
-        let current = match marked {
-            TransitionOutcome::Moved(r) | TransitionOutcome::Unchanged(r) => r,
-        };
+        let current = self
+            .transition(
+                id,
+                StoredStatus::Confirmed,
+                StoredStatus::Cancelling,
+                None,
+                None,
+            )
+            .await?;
         match current.status {
             StoredStatus::Cancelling => {}
             StoredStatus::Cancelled => return Ok(Cancel::Done(current.to_wire(id))),
@@ -431,24 +434,15 @@ impl Orders {
                 return Ok(Cancel::InProgress(order.to_wire(id)));
             }
         }
-        let id_owned = id.to_owned();
-        let done = self
-            .writer
-            .write(move |txn| {
-                writes::transition(
-                    txn,
-                    &id_owned,
-                    &[StoredStatus::Cancelling],
-                    StoredStatus::Cancelled,
-                    None,
-                    now_ms(),
-                    None,
-                )
-            })
+        let order = self
+            .transition(
+                id,
+                StoredStatus::Cancelling,
+                StoredStatus::Cancelled,
+                None,
+                None,
+            )
             .await?;
-        let order = match done {
-            TransitionOutcome::Moved(r) | TransitionOutcome::Unchanged(r) => r,
-        };
         Ok(Cancel::Done(order.to_wire(id)))
     }
 
@@ -459,20 +453,14 @@ impl Orders {
             Ok(_) => {}
             Err(_) => return Ok(false),
         }
-        let id_owned = id.to_owned();
-        self.writer
-            .write(move |txn| {
-                writes::transition(
-                    txn,
-                    &id_owned,
-                    &[StoredStatus::Pending],
-                    StoredStatus::Rejected,
-                    Some("the catalog did not confirm the reservation in time".into()),
-                    now_ms(),
-                    None,
-                )
-            })
-            .await?;
+        self.transition(
+            id,
+            StoredStatus::Pending,
+            StoredStatus::Rejected,
+            Some("the catalog did not confirm the reservation in time".into()),
+            None,
+        )
+        .await?;
         Ok(true)
     }
 

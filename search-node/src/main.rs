@@ -22,12 +22,7 @@ const BODY_LIMIT: usize = 16 * 1024;
 fn main() -> ExitCode {
     chassis::telemetry::init();
     let cli = Cli::parse();
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .and_then(|rt| rt.block_on(run(cli)));
-    chassis::telemetry::exit_code("search-node", result)
+    chassis::telemetry::run_async("search-node", run(cli))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
