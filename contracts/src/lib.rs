@@ -5,6 +5,7 @@
 //! node and never appear in this crate. It has no I/O so that it compiles to WebAssembly.
 
 pub mod catalog;
+pub mod composer;
 pub mod error;
 pub mod orders;
 pub mod search;
