@@ -218,7 +218,19 @@ impl ProductIndex {
         let top = TopDocs::with_limit(limit)
             .and_offset(offset)
             .order_by_score();
-        let (docs, total) = searcher.search(&query, &(top, Count))?;
+        let (docs, total) = searcher
+            .search(&query, &(top, Count))
+            .map_err(|e| match e {
+                // A query the parser accepts can still ask for what the schema cannot do (e.g.
+                // `name:*` needs a fast field): that is the client's query, not our failure.
+                TantivyError::SchemaError(message) => IndexError::Query(message),
+                other => IndexError::Tantivy(other),
+            })?;
+        if docs.iter().any(|(score, _)| !score.is_finite()) {
+            return Err(IndexError::Query(
+                "the query's boosts are too large: scores overflow".into(),
+            ));
+        }
         let mut hits = Vec::with_capacity(docs.len());
         for (score, address) in docs {
             let doc: TantivyDocument = searcher.doc(address)?;

@@ -72,3 +72,6 @@ pub mod proxy;
 
 pub use orders::OrderSystem;
 pub use proxy::{FaultProxy, Mode, Route};
+pub mod search;
+
+pub use search::SearchSystem;
