@@ -76,6 +76,9 @@ fn order_create(c: &mut Criterion, rt: &Runtime, ob: &OrderBench) {
                 });
             },
         );
+        if timed.is_zero() {
+            continue; // filtered out on the command line
+        }
         // Outside the measurement (warm-up included): orders/s and writes per commit.
         let commits_after = rt.block_on(ob.commit_counters());
         let flushes_after = rt.block_on(ob.fx.flush_counters());
@@ -96,10 +99,28 @@ fn order_create(c: &mut Criterion, rt: &Runtime, ob: &OrderBench) {
     }
     group.finish();
 
-    let base = summary[0].1;
+    print_summary(&summary);
+
+    // Once, outside the measurement: order-node stored every order placed, none unsettled.
+    let ready = rt.block_on(ob.readyz());
+    let placed = PLACED.load(Ordering::Relaxed);
+    assert_eq!(
+        (ready["orders"].as_u64(), ready["unsettled"].as_u64()),
+        (Some(placed), Some(0)),
+        "order-node /readyz after {placed} orders: {ready}"
+    );
+    println!("order_create: {placed} orders placed, /readyz agrees, none unsettled");
+}
+
+/// Prints orders/s per C (and its ratio to the first C), writes per commit and catalog writers
+/// per flush, from `(C, orders/s, writes per commit, writers per flush)` rows.
+fn print_summary(summary: &[(usize, f64, f64, f64)]) {
+    let Some(&(first, base, _, _)) = summary.first() else {
+        return; // every C filtered out
+    };
     println!("order_create summary (all timed iterations, warm-up included):");
-    println!("  C  orders/s  ratio to C=1  writes/commit  catalog writers/flush");
-    for &(clients, per_second, writes, writers) in &summary {
+    println!("  C  orders/s  ratio to C={first}  writes/commit  catalog writers/flush");
+    for &(clients, per_second, writes, writers) in summary {
         println!(
             "  {clients:>2}  {per_second:>8.0}  {:>12.2}  {writes:>13.2}  {writers:>21.2}",
             per_second / base
@@ -111,16 +132,6 @@ fn order_create(c: &mut Criterion, rt: &Runtime, ob: &OrderBench) {
             "  NOTE: throughput does NOT grow (by more than 10%) with every step of C in this run"
         );
     }
-
-    // Once, outside the measurement: order-node stored every order placed, none unsettled.
-    let ready = rt.block_on(ob.readyz());
-    let placed = PLACED.load(Ordering::Relaxed);
-    assert_eq!(
-        (ready["orders"].as_u64(), ready["unsettled"].as_u64()),
-        (Some(placed), Some(0)),
-        "order-node /readyz after {placed} orders: {ready}"
-    );
-    println!("order_create: {placed} orders placed, /readyz agrees, none unsettled");
 }
 
 /// Starts catalog-node and order-node for the whole suite, runs the group, then stops them.
