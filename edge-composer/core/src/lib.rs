@@ -9,5 +9,8 @@
 pub mod assemble;
 pub mod plan;
 
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+mod js;
+
 pub use assemble::{Lookup, customer_views, order_view, order_view_json, search_view};
 pub use plan::{ProductPlan, plan_products};

@@ -1,0 +1,195 @@
+//! The composer's routes, parsed and validated before anything is fetched.
+
+use contracts::orders::{DEFAULT_ORDER_PAGE, MAX_ORDER_PAGE};
+use contracts::validate::{self, ValidationError};
+
+/// What a request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /healthz`.
+    Health,
+    /// `GET /v1/order-views/{order_id}`.
+    OrderView {
+        /// The order.
+        order_id: String,
+    },
+    /// `GET /v1/customers/{customer_id}/order-views?limit=N&cursor=C`.
+    CustomerViews {
+        /// The customer.
+        customer_id: String,
+        /// Page size.
+        limit: usize,
+        /// order-node's cursor, passed through.
+        cursor: Option<String>,
+    },
+    /// `GET /v1/search?…`: the query string is passed to search-node as is (it validates).
+    Search {
+        /// The raw query string.
+        query: String,
+    },
+    /// `POST /v1/orders`: forwarded to order-node with the composer's own credentials.
+    CreateOrder,
+}
+
+/// Why a request has no route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteError {
+    /// No such path.
+    NotFound,
+    /// Known path, other method.
+    MethodNotAllowed,
+    /// Bad ids or parameters.
+    Invalid(ValidationError),
+}
+
+impl From<ValidationError> for RouteError {
+    fn from(e: ValidationError) -> Self {
+        Self::Invalid(e)
+    }
+}
+
+fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+}
+
+/// Maps a method, path and query string to a route.
+pub fn route(method: &str, path: &str, query: &str) -> Result<Route, RouteError> {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let get = || {
+        if method == "GET" {
+            Ok(())
+        } else {
+            Err(RouteError::MethodNotAllowed)
+        }
+    };
+    match segments.as_slice() {
+        ["healthz"] => get().map(|()| Route::Health),
+        ["v1", "order-views", order_id] => {
+            get()?;
+            validate::id("order_id", order_id)?;
+            Ok(Route::OrderView {
+                order_id: (*order_id).to_owned(),
+            })
+        }
+        ["v1", "customers", customer_id, "order-views"] => {
+            get()?;
+            validate::id("customer_id", customer_id)?;
+            let mut limit = DEFAULT_ORDER_PAGE;
+            let mut cursor = None;
+            for (key, value) in query_pairs(query) {
+                match key {
+                    "limit" => {
+                        limit = value
+                            .parse()
+                            .map_err(|_| ValidationError::new("limit", "must be a whole number"))?;
+                        validate::range("limit", limit, 1, MAX_ORDER_PAGE)?;
+                    }
+                    "cursor" => {
+                        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                            return Err(ValidationError::new(
+                                "cursor",
+                                "is not a cursor order-node gave out",
+                            )
+                            .into());
+                        }
+                        cursor = Some(value.to_owned());
+                    }
+                    other => {
+                        return Err(ValidationError::new(
+                            other,
+                            "is not a parameter of this route",
+                        )
+                        .into());
+                    }
+                }
+            }
+            Ok(Route::CustomerViews {
+                customer_id: (*customer_id).to_owned(),
+                limit,
+                cursor,
+            })
+        }
+        ["v1", "search"] => get().map(|()| Route::Search {
+            query: query.to_owned(),
+        }),
+        ["v1", "orders"] => {
+            if method == "POST" {
+                Ok(Route::CreateOrder)
+            } else {
+                Err(RouteError::MethodNotAllowed)
+            }
+        }
+        _ => Err(RouteError::NotFound),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_and_validates() {
+        assert_eq!(route("GET", "/healthz", ""), Ok(Route::Health));
+        assert_eq!(
+            route("GET", "/v1/order-views/ord-1", ""),
+            Ok(Route::OrderView {
+                order_id: "ord-1".into()
+            })
+        );
+        assert_eq!(
+            route(
+                "GET",
+                "/v1/customers/alice/order-views",
+                "limit=5&cursor=42"
+            ),
+            Ok(Route::CustomerViews {
+                customer_id: "alice".into(),
+                limit: 5,
+                cursor: Some("42".into())
+            })
+        );
+        assert_eq!(
+            route("GET", "/v1/search", "q=tent&limit=3"),
+            Ok(Route::Search {
+                query: "q=tent&limit=3".into()
+            })
+        );
+        assert_eq!(route("POST", "/v1/orders", ""), Ok(Route::CreateOrder));
+    }
+
+    #[test]
+    fn refuses_bad_requests() {
+        assert!(matches!(
+            route("GET", "/v1/order-views/bad%20id", ""),
+            Err(RouteError::Invalid(_))
+        ));
+        assert!(matches!(
+            route("GET", "/v1/customers/a/order-views", "limit=0"),
+            Err(RouteError::Invalid(_))
+        ));
+        assert!(matches!(
+            route("GET", "/v1/customers/a/order-views", "limit=x"),
+            Err(RouteError::Invalid(_))
+        ));
+        assert!(matches!(
+            route("GET", "/v1/customers/a/order-views", "cursor=abc"),
+            Err(RouteError::Invalid(_))
+        ));
+        assert!(matches!(
+            route("GET", "/v1/customers/a/order-views", "x=1"),
+            Err(RouteError::Invalid(_))
+        ));
+        assert_eq!(
+            route("DELETE", "/v1/order-views/o", ""),
+            Err(RouteError::MethodNotAllowed)
+        );
+        assert_eq!(
+            route("GET", "/v1/orders", ""),
+            Err(RouteError::MethodNotAllowed)
+        );
+        assert_eq!(route("GET", "/nope", ""), Err(RouteError::NotFound));
+    }
+}
