@@ -1,0 +1,130 @@
+//! `--var KEY=VALUE` and Spin's `fermyon:spin/variables@2.0.0` interface, implemented by the
+//! host so the very same component runs here and on Spin.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use thiserror::Error;
+
+#[allow(missing_docs)] // generated from the WIT below
+mod bindings {
+    wasmtime::component::bindgen!({
+        inline: "
+        package fermyon:spin@2.0.0;
+
+        interface variables {
+            variant error {
+                invalid-name(string),
+                undefined(string),
+                provider(string),
+                other(string),
+            }
+            get: func(name: string) -> result<string, error>;
+        }
+
+        world host {
+            import variables;
+        }
+    ",
+    });
+}
+
+pub use bindings::fermyon::spin::variables::{
+    Error as VariableError, Host as VariablesHost, add_to_linker,
+};
+
+/// Every variable the composer reads.
+pub const KNOWN: [&str; 6] = [
+    "catalog_url",
+    "catalog_token",
+    "orders_url",
+    "orders_token",
+    "search_url",
+    "search_token",
+];
+
+/// A `--var` that cannot be used.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum VarError {
+    /// Not `KEY=VALUE`.
+    #[error("--var {0:?} is not KEY=VALUE")]
+    Shape(String),
+    /// A key the composer does not read.
+    #[error("--var {0:?}: unknown key (known: {known})", known = KNOWN.join(", "))]
+    Unknown(String),
+    /// A required key is missing.
+    #[error("--var {0}=… is required")]
+    Missing(&'static str),
+}
+
+/// The variables given on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Variables(Arc<HashMap<String, String>>);
+
+impl Variables {
+    /// Parses `KEY=VALUE` pairs; every known key must be given.
+    pub fn parse(pairs: &[String]) -> Result<Self, VarError> {
+        let mut map = HashMap::new();
+        for pair in pairs {
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| VarError::Shape(pair.clone()))?;
+            if !KNOWN.contains(&key) {
+                return Err(VarError::Unknown(key.to_owned()));
+            }
+            map.insert(key.to_owned(), value.to_owned());
+        }
+        if let Some(missing) = KNOWN.iter().find(|k| !map.contains_key(**k)) {
+            return Err(VarError::Missing(missing));
+        }
+        Ok(Self(Arc::new(map)))
+    }
+
+    /// A variable's value.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// The values of the `*_url` variables: the only hosts the component may call.
+    pub fn upstream_urls(&self) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k.ends_with("_url"))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> Vec<String> {
+        KNOWN.iter().map(|k| format!("{k}=v-{k}")).collect()
+    }
+
+    #[test]
+    fn parses_every_known_variable() {
+        let vars = Variables::parse(&all()).unwrap();
+        assert_eq!(vars.get("orders_token"), Some("v-orders_token"));
+        assert_eq!(vars.upstream_urls().len(), 3);
+    }
+
+    #[test]
+    fn refuses_bad_or_missing_variables() {
+        assert_eq!(
+            Variables::parse(&["x".into()]).unwrap_err(),
+            VarError::Shape("x".into())
+        );
+        let mut extra = all();
+        extra.push("colour=red".into());
+        assert_eq!(
+            Variables::parse(&extra).unwrap_err(),
+            VarError::Unknown("colour".into())
+        );
+        assert_eq!(
+            Variables::parse(&all()[1..]).unwrap_err(),
+            VarError::Missing("catalog_url")
+        );
+    }
+}
