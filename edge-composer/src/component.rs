@@ -67,6 +67,11 @@ fn ms_since(start: u64) -> f64 {
 async fn sleep_until(deadline: u64) {
     let mut token = None;
     std::future::poll_fn(|cx| {
+        // A timer for an instant already past may still report "not ready" on its first
+        // check; without this test the future would re-subscribe and spin forever.
+        if now_ns() >= deadline {
+            return Poll::Ready(());
+        }
         let pollable = monotonic_clock::subscribe_instant(deadline);
         if pollable.ready() {
             Poll::Ready(())

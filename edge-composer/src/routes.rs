@@ -88,7 +88,7 @@ pub fn route(method: &str, path: &str, query: &str) -> Result<Route, RouteError>
                         validate::range("limit", limit, 1, MAX_ORDER_PAGE)?;
                     }
                     "cursor" => {
-                        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                        if value.parse::<u64>().is_err() {
                             return Err(ValidationError::new(
                                 "cursor",
                                 "is not a cursor order-node gave out",
@@ -172,6 +172,14 @@ mod tests {
         ));
         assert!(matches!(
             route("GET", "/v1/customers/a/order-views", "limit=x"),
+            Err(RouteError::Invalid(_))
+        ));
+        assert!(matches!(
+            route(
+                "GET",
+                "/v1/customers/a/order-views",
+                "cursor=99999999999999999999999"
+            ),
             Err(RouteError::Invalid(_))
         ));
         assert!(matches!(

@@ -75,3 +75,6 @@ pub use proxy::{FaultProxy, Mode, Route};
 pub mod search;
 
 pub use search::SearchSystem;
+pub mod composer;
+
+pub use composer::{ComposerSystem, EdgeHost, ServerTiming};

@@ -85,6 +85,10 @@ pub enum Mode {
     /// when the mode changes or the proxy is dropped they get 502 instead (or the held answer:
     /// see [`FaultProxy::set_mode_forwarding_held`]).
     HoldAfterForward(Route),
+    /// Matching requests wait this long, then are forwarded and answered as usual (a slow
+    /// upstream); others are forwarded at once. Each request is delayed on its own, so
+    /// concurrent requests are delayed concurrently.
+    Delay(Route, Duration),
 }
 
 /// What the watch channel carries: the mode, and what requests held by the previous mode do.
@@ -395,6 +399,18 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Result<Respo
                 bad_gateway()
             }
         }
+        Mode::Delay(r, delay) if hit(&r) => {
+            tokio::time::sleep(delay).await;
+            forward(
+                &shared,
+                method.clone(),
+                &path_and_query,
+                &parts.headers,
+                body,
+            )
+            .await
+            .unwrap_or_else(|()| bad_gateway())
+        }
         Mode::HoldAfterForward(r) if hit(&r) => {
             let answer = forward(
                 &shared,
@@ -603,6 +619,41 @@ mod tests {
             .unwrap();
         assert_eq!(other.status(), 201);
         assert_eq!(*hits.lock().unwrap(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn delays_matching_requests_concurrently() {
+        let (upstream, hits) = echo().await;
+        let proxy = FaultProxy::start(&upstream).await;
+        let route = Route::new("POST", "/v1/slow");
+        proxy.set_mode(Mode::Delay(route.clone(), Duration::from_millis(400)));
+        let started = tokio::time::Instant::now();
+        let slow = (0..2).map(|_| {
+            let url = format!("{}/v1/slow", proxy.base());
+            tokio::spawn(async move { client().post(url).send().await })
+        });
+        let slow: Vec<_> = slow.collect();
+        proxy.wait_for(&route, 2, Duration::from_secs(5)).await;
+        // Other routes are not delayed.
+        let fast = client()
+            .get(format!("{}/v1/slow", proxy.base()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(fast.status(), 201);
+        assert!(started.elapsed() < Duration::from_millis(400));
+        assert_eq!(proxy.forwarded(&route), 0);
+        for s in slow {
+            assert_eq!(s.await.unwrap().unwrap().status(), 201);
+        }
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(400), "{took:?}");
+        assert!(
+            took < Duration::from_millis(780),
+            "delayed one after the other: {took:?}"
+        );
+        assert_eq!(proxy.forwarded(&route), 2);
+        assert_eq!(*hits.lock().unwrap(), 3);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
