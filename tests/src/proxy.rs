@@ -358,6 +358,11 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Result<Respo
     let Ok(body) = to_bytes(body, BODY_LIMIT).await else {
         return Ok(bad_gateway());
     };
+    // The mode is read before the arrival is logged: a test that waits for the arrival and
+    // then switches the mode must find this request already waiting on the mode it saw, or
+    // the switch would be missed and the request held for ever.
+    let mut mode_rx = shared.mode.clone();
+    let mode = mode_rx.borrow_and_update().mode.clone();
     {
         let mut log = shared.log.lock().expect("proxy log");
         log.arrived.push(Seen {
@@ -369,8 +374,6 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Result<Respo
     }
     shared.changed.notify_waiters();
 
-    let mut mode_rx = shared.mode.clone();
-    let mode = mode_rx.borrow_and_update().mode.clone();
     let hit = |r: &Route| r.matches(method.as_str(), &path);
     let path_and_query = match &query {
         Some(q) => format!("{path}?{q}"),
