@@ -1,0 +1,167 @@
+//! Where everything of one local system lives: ports, binaries, data, logs and secrets.
+
+use std::path::{Path, PathBuf};
+
+/// The default port of the composer; the nodes take the three ports after it.
+pub const DEFAULT_BASE_PORT: u16 = 7000;
+
+/// One process of the system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// catalog-node: products, stock, reservations, change feed.
+    Catalog,
+    /// order-node: orders and their saga.
+    Orders,
+    /// search-node: the full-text read model.
+    Search,
+    /// edge-host serving the edge composer's component.
+    Composer,
+}
+
+impl Part {
+    /// Every part, in start order (each only needs the ones before it).
+    pub const START_ORDER: [Part; 4] = [Part::Catalog, Part::Orders, Part::Search, Part::Composer];
+
+    /// The process's name, as logs and messages call it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Catalog => "catalog-node",
+            Part::Orders => "order-node",
+            Part::Search => "search-node",
+            Part::Composer => "edge-composer",
+        }
+    }
+
+    /// The binary that runs this part.
+    pub fn binary(self) -> &'static str {
+        match self {
+            Part::Composer => "edge-host",
+            other => other.name(),
+        }
+    }
+
+    /// Offset of this part's port from the base port (the ports of ARCHITECTURE.md).
+    fn port_offset(self) -> u16 {
+        match self {
+            Part::Composer => 0,
+            Part::Catalog => 1,
+            Part::Orders => 2,
+            Part::Search => 3,
+        }
+    }
+
+    /// The route that says whether this part can serve.
+    pub fn ready_path(self) -> &'static str {
+        match self {
+            // The composer is stateless: answering at all is being ready.
+            Part::Composer => "/healthz",
+            _ => "/readyz",
+        }
+    }
+
+    /// The directory under the data root that holds this part's store, if it has one.
+    pub fn data_subdir(self) -> Option<&'static str> {
+        match self {
+            Part::Catalog => Some("catalog"),
+            Part::Orders => Some("orders"),
+            Part::Search => Some("search"),
+            Part::Composer => None,
+        }
+    }
+}
+
+/// Paths and ports of one local system.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// Root of everything the system writes.
+    pub data: PathBuf,
+    /// Directory holding the node binaries and edge-host.
+    pub bin_dir: PathBuf,
+    /// The composer's `.wasm`.
+    pub component: PathBuf,
+    /// The composer's port; the nodes listen on the next three.
+    pub base_port: u16,
+}
+
+impl Layout {
+    /// The port `part` listens on.
+    pub fn port(&self, part: Part) -> u16 {
+        self.base_port + part.port_offset()
+    }
+
+    /// The base URL of `part`.
+    pub fn url(&self, part: Part) -> String {
+        format!("http://127.0.0.1:{}", self.port(part))
+    }
+
+    /// The binary that runs `part`.
+    pub fn binary(&self, part: Part) -> PathBuf {
+        self.bin_dir.join(part.binary())
+    }
+
+    /// The store directory of `part`, if it has one.
+    pub fn store(&self, part: Part) -> Option<PathBuf> {
+        part.data_subdir().map(|dir| self.data.join(dir))
+    }
+
+    /// Where `part` writes its log.
+    pub fn log(&self, part: Part) -> PathBuf {
+        self.logs().join(format!("{}.log", part.name()))
+    }
+
+    /// The directory of the processes' logs.
+    pub fn logs(&self) -> PathBuf {
+        self.data.join("logs")
+    }
+
+    /// The directory of this run's tokens and callers files (owner-only).
+    pub fn secrets(&self) -> PathBuf {
+        self.data.join("secrets")
+    }
+
+    /// The stack's own bookkeeping (demo orders placed, the running system's ports).
+    pub fn own(&self) -> PathBuf {
+        self.data.join("stack")
+    }
+
+    /// The file a running `up` describes itself in, for `status`.
+    pub fn state_file(&self) -> PathBuf {
+        self.own().join("running.json")
+    }
+}
+
+/// The component's path when the binaries are in `bin_dir` (`<target>/<profile>`): the
+/// release wasm32-wasip2 build of the same target directory.
+pub fn component_beside(bin_dir: &Path) -> PathBuf {
+    let target = bin_dir.parent().unwrap_or(bin_dir);
+    target.join("wasm32-wasip2/release/edge_composer.wasm")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_follow_the_architecture() {
+        let layout = Layout {
+            data: PathBuf::from("d"),
+            bin_dir: PathBuf::from("t/release"),
+            component: component_beside(Path::new("t/release")),
+            base_port: DEFAULT_BASE_PORT,
+        };
+        assert_eq!(layout.port(Part::Composer), 7000);
+        assert_eq!(layout.port(Part::Catalog), 7001);
+        assert_eq!(layout.port(Part::Orders), 7002);
+        assert_eq!(layout.port(Part::Search), 7003);
+        assert_eq!(
+            layout.component,
+            PathBuf::from("t/wasm32-wasip2/release/edge_composer.wasm")
+        );
+        assert_eq!(
+            layout.binary(Part::Composer),
+            PathBuf::from("t/release/edge-host")
+        );
+        assert_eq!(layout.store(Part::Composer), None);
+        assert_eq!(layout.store(Part::Orders), Some(PathBuf::from("d/orders")));
+    }
+}

@@ -1,0 +1,176 @@
+//! `stack`: runs the whole system locally (`up`) and reports on it (`status`).
+
+mod demo;
+mod layout;
+mod process;
+mod secrets;
+mod status;
+mod toolchain;
+mod up;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::layout::{DEFAULT_BASE_PORT, Layout, component_beside};
+
+/// stack: the whole system on this machine, with demo data.
+#[derive(Debug, Parser)]
+#[command(name = "stack", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Build what is missing, start catalog-node, order-node, search-node and the composer
+    /// with demo data, print where to point curl, and run until Ctrl-C.
+    Up(UpArgs),
+    /// Show each part's health, data size and the search lag.
+    Status(Common),
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// Where the system keeps its data, logs and this run's secrets.
+    #[arg(long, env = "STACK_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+
+    /// The composer's port; catalog-node, order-node and search-node take the next three.
+    /// `status` reads it from the running system when not given.
+    #[arg(long, env = "STACK_BASE_PORT")]
+    base_port: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+struct UpArgs {
+    #[command(flatten)]
+    common: Common,
+
+    /// Do not build; use the binaries already in --bin-dir.
+    #[arg(long)]
+    no_build: bool,
+
+    /// Directory of the node binaries and edge-host (default: beside this binary).
+    #[arg(long, env = "STACK_BIN_DIR")]
+    bin_dir: Option<PathBuf>,
+
+    /// The composer component (default: the release wasm32-wasip2 build of the same target
+    /// directory).
+    #[arg(long, env = "STACK_COMPONENT")]
+    component: Option<PathBuf>,
+
+    /// The catalogue imported on first start (JSON lines).
+    #[arg(long, env = "STACK_DEMO_CATALOGUE")]
+    demo_catalogue: Option<PathBuf>,
+}
+
+/// The workspace this binary was built from: where it builds and finds the demo data.
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_owned()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("stack: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("stack: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Cmd::Up(args) => up(args).await.map(|()| ExitCode::SUCCESS),
+        Cmd::Status(common) => status(common).await,
+    }
+}
+
+async fn up(args: UpArgs) -> anyhow::Result<()> {
+    let root = workspace_root();
+    if !args.no_build {
+        toolchain::build(&root)?;
+    }
+    let bin_dir = match args.bin_dir {
+        Some(dir) => dir,
+        None => std::env::current_exe()
+            .context("finding this binary")?
+            .parent()
+            .map(Path::to_owned)
+            .context("this binary has no directory")?,
+    };
+    let component = args.component.unwrap_or_else(|| component_beside(&bin_dir));
+    let data = absolute(&args.common.data_dir)?;
+    let layout = Layout {
+        data,
+        bin_dir,
+        component,
+        base_port: args.common.base_port.unwrap_or(DEFAULT_BASE_PORT),
+    };
+    let demo_catalogue = args
+        .demo_catalogue
+        .unwrap_or_else(|| root.join("demo/catalog.jsonl"));
+    up::run(&up::Up {
+        layout,
+        demo_catalogue,
+    })
+    .await
+}
+
+async fn status(common: Common) -> anyhow::Result<ExitCode> {
+    let data = absolute(&common.data_dir)?;
+    let mut layout = Layout {
+        data,
+        bin_dir: PathBuf::new(),
+        component: PathBuf::new(),
+        base_port: common.base_port.unwrap_or(DEFAULT_BASE_PORT),
+    };
+    if let (None, Some(port)) = (common.base_port, running_base_port(&layout)) {
+        layout.base_port = port;
+    }
+    let all = status::collect(&layout, &reqwest::Client::new()).await;
+    print!("{}", status::render(&all));
+    Ok(if all.iter().all(|s| s.ready) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The base port a running `up` recorded, if any.
+fn running_base_port(layout: &Layout) -> Option<u16> {
+    let text = fs::read_to_string(layout.state_file()).ok()?;
+    let state: serde_json::Value = serde_json::from_str(&text).ok()?;
+    state["base_port"]
+        .as_u64()
+        .and_then(|p| u16::try_from(p).ok())
+}
+
+/// `path` made absolute against the current directory, so messages and children agree.
+fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}
