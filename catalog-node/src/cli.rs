@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 ///
 /// Serves the catalog API on --listen. Every /v1 route needs a bearer token from the
 /// callers file with the route's scope (catalog:read, catalog:write, catalog:reserve,
-/// catalog:feed); /healthz, /readyz and /metrics are open.
+/// catalog:feed, catalog:admin); /healthz, /readyz and /metrics are open.
 #[derive(Debug, Parser)]
 #[command(name = "catalog-node", version, about, long_about)]
 pub struct Cli {
@@ -40,6 +40,47 @@ pub enum Command {
         /// The file to load.
         file: PathBuf,
     },
+    /// Fetch a consistent backup of a running catalog-node's store into a file (needs a token
+    /// with catalog:admin). Writes pause on the node while its store is copied.
+    Backup(BackupArgs),
+    /// Restore a backup into --data-dir, with the node stopped. The archive is verified
+    /// completely before anything is written; the directory must be empty or absent unless
+    /// --force is given.
+    Restore(RestoreArgs),
+}
+
+/// Options of `backup`.
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    /// Base URL of the running node.
+    #[arg(
+        long,
+        env = "CATALOG_BACKUP_URL",
+        default_value = "http://127.0.0.1:7001"
+    )]
+    pub url: String,
+
+    /// Bearer token with the catalog:admin scope.
+    #[arg(long, env = "CATALOG_BACKUP_TOKEN", hide_env_values = true)]
+    pub token: String,
+
+    /// File to write; it appears only once the whole archive has arrived and been verified.
+    #[arg(long, env = "CATALOG_BACKUP_OUT")]
+    pub out: PathBuf,
+}
+
+/// Options of `restore`.
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// The backup file to restore.
+    #[arg(long, env = "CATALOG_RESTORE_FROM")]
+    pub from: PathBuf,
+
+    /// Replace a non-empty data directory; its contents are moved aside to
+    /// DIR.replaced-<ms>, never deleted. Deliberately without an environment variable, so
+    /// that it is asked for every time.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Options of the server.

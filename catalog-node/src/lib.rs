@@ -5,6 +5,7 @@
 //! sees the stored records.
 
 pub mod api;
+pub mod backup;
 pub mod cli;
 pub mod durability;
 pub mod import;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use catalog_node::api;
+use catalog_node::backup::{self, CatalogRestore};
 use catalog_node::cli::{Cli, Command, ServeArgs};
 use catalog_node::durability::Durability;
 use catalog_node::metrics::CatalogMetrics;
@@ -34,12 +35,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        None => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime")?
-            .block_on(serve(cli.data_dir, cli.serve)),
+        Some(Command::Backup(args)) => {
+            let summary = runtime()?.block_on(chassis::backup::fetch(
+                &args.url,
+                &args.token,
+                &args.out,
+                backup::KIND,
+            ))?;
+            println!("wrote {}: {summary}", args.out.display());
+            Ok(())
+        }
+        Some(Command::Restore(args)) => {
+            let restored =
+                chassis::backup::restore(&CatalogRestore, &args.from, &cli.data_dir, args.force)?;
+            println!("{restored}");
+            Ok(())
+        }
+        None => runtime()?.block_on(serve(cli.data_dir, cli.serve)),
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 async fn serve(data_dir: std::path::PathBuf, args: ServeArgs) -> anyhow::Result<()> {

@@ -3,8 +3,9 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use chassis::backup::Staged;
 use chassis::clock::now_ms;
 use contracts::catalog::{
     BatchGetResponse, EventsPage, Product, ProductInput, ProductPage, ProductPatch, Reservation,
@@ -13,6 +14,7 @@ use contracts::catalog::{
 use thiserror::Error;
 
 use crate::durability::{Durability, FlushError};
+use crate::store::snapshot::SnapshotError;
 use crate::store::{Precondition, PutOutcome, ReserveOutcome, Store, StoreError, WriteError};
 
 /// A service call failed.
@@ -38,6 +40,9 @@ pub enum ServiceError {
     /// A blocking task died.
     #[error("worker task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The backup could not be taken.
+    #[error("backup failed: {0}")]
+    Backup(#[from] SnapshotError),
 }
 
 /// A write's result and the feed seq that covers it.
@@ -276,6 +281,30 @@ impl Catalog {
             self.durability.wait().await?;
         }
         Ok(dropped)
+    }
+
+    /// A consistent archive of the whole store at its head seq, staged for streaming.
+    ///
+    /// Writers wait while the store is copied (it takes the gate's shared side, which they
+    /// need exclusively); product, reservation and feed reads carry on.
+    pub async fn backup(&self) -> Result<Staged, ServiceError> {
+        let store = self.store.clone();
+        let gate = self.gate.clone();
+        let staged = tokio::task::spawn_blocking(move || {
+            let _no_writers = gate.read().unwrap_or_else(PoisonError::into_inner);
+            let started = Instant::now();
+            let staged = crate::backup::stage(&store)?;
+            tracing::info!(
+                seq = staged.summary.header.point.value,
+                records = staged.summary.entries,
+                bytes = staged.summary.bytes,
+                writes_paused_ms = started.elapsed().as_millis(),
+                "backup staged"
+            );
+            Ok::<_, SnapshotError>(staged)
+        })
+        .await??;
+        Ok(staged)
     }
 
     /// Current facts about the store.

@@ -25,15 +25,24 @@ pub enum Scope {
     /// Follow the change feed.
     #[serde(rename = "catalog:feed")]
     CatalogFeed,
+    /// Operate the catalog: take backups of its store.
+    #[serde(rename = "catalog:admin")]
+    CatalogAdmin,
     /// Read orders.
     #[serde(rename = "orders:read")]
     OrdersRead,
     /// Place and cancel orders.
     #[serde(rename = "orders:write")]
     OrdersWrite,
+    /// Operate order-node: take backups of its store.
+    #[serde(rename = "orders:admin")]
+    OrdersAdmin,
     /// Search the product index.
     #[serde(rename = "search:read")]
     SearchRead,
+    /// Operate search-node: take backups of its index.
+    #[serde(rename = "search:admin")]
+    SearchAdmin,
 }
 
 impl Scope {
@@ -44,9 +53,12 @@ impl Scope {
             Scope::CatalogWrite => "catalog:write",
             Scope::CatalogReserve => "catalog:reserve",
             Scope::CatalogFeed => "catalog:feed",
+            Scope::CatalogAdmin => "catalog:admin",
             Scope::OrdersRead => "orders:read",
             Scope::OrdersWrite => "orders:write",
+            Scope::OrdersAdmin => "orders:admin",
             Scope::SearchRead => "search:read",
+            Scope::SearchAdmin => "search:admin",
         }
     }
 }
@@ -187,13 +199,25 @@ mod tests {
             name = "order-node"
             token = "a-long-random-secret"
             scopes = ["catalog:read", "catalog:reserve"]
+
+            [[caller]]
+            name = "operator"
+            token = "another-long-random-secret"
+            scopes = ["catalog:admin", "orders:admin", "search:admin"]
             "#,
         );
-        assert_eq!(callers.len(), 1);
+        assert_eq!(callers.len(), 2);
         assert_eq!(
             callers[0].scopes,
             vec![Scope::CatalogRead, Scope::CatalogReserve]
         );
+        assert_eq!(
+            callers[1].scopes,
+            vec![Scope::CatalogAdmin, Scope::OrdersAdmin, Scope::SearchAdmin]
+        );
+        for scope in &callers[1].scopes {
+            assert!(scope.as_str().ends_with(":admin"));
+        }
     }
 
     #[test]

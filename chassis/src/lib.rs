@@ -2,10 +2,13 @@
 //!
 //! Everything a node needs around its own logic lives here once: reading the callers file,
 //! bearer-token auth with scopes, the JSON error shape and the extractors that produce it,
-//! Prometheus metrics, the data directory, logging, and serving with graceful shutdown.
+//! Prometheus metrics, the data directory, logging, serving with graceful shutdown, and the
+//! backup archive with the plumbing of backup and restore.
 //! Nothing here knows about any node's data.
 
+pub mod archive;
 pub mod auth;
+pub mod backup;
 pub mod callers;
 pub mod clock;
 pub mod codec;

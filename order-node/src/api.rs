@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use chassis::backup::Slot;
 use chassis::extract::{Json, Path, Query};
 use chassis::{ApiError, Auth, Scope};
 use contracts::orders::{
@@ -33,7 +34,15 @@ pub fn router(orders: Arc<Orders>, auth: &Auth) -> Router {
         .route("/v1/orders", read(get(list)).merge(write(post(create))))
         .route("/v1/orders/{id}", read(get(get_one)))
         .route("/v1/orders/{id}/cancel", write(post(cancel)))
-        .with_state(orders)
+        .with_state(orders.clone())
+        .merge(
+            Router::new()
+                .route(
+                    chassis::backup::ROUTE,
+                    auth.guard(Scope::OrdersAdmin, get(backup)),
+                )
+                .with_state((orders, Slot::default())),
+        )
 }
 
 impl From<ServiceError> for ApiError {
@@ -78,6 +87,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::Store(e) => {
                 ApiError::unavailable("storage_unavailable", format!("storage failed: {e}"))
             }
+            ServiceError::Backup(e) => {
+                ApiError::unavailable("backup_failed", format!("the backup failed: {e}"))
+            }
+            ServiceError::Task(e) => ApiError::internal("running a store task", &e),
         }
     }
 }
@@ -214,6 +227,15 @@ pub async fn list(
             "give either customer_id (with limit and cursor) or ids",
         )),
     }
+}
+
+/// `GET /v1/admin/backup`: a consistent archive of the store, streamed.
+pub async fn backup(
+    State((orders, slot)): State<(Arc<Orders>, Slot)>,
+) -> Result<Response, ApiError> {
+    let permit = slot.take()?;
+    let staged = orders.backup().await?;
+    Ok(chassis::backup::respond(staged, permit))
 }
 
 /// `POST /v1/orders/{id}/cancel`.

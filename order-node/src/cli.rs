@@ -3,23 +3,32 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// order-node: orders with denormalized product data and a durable stock saga, on redb.
 ///
 /// Serves the order API on --listen. It knows products only through catalog-node's API
 /// (--catalog-url, with its own --catalog-token holding catalog:read and catalog:reserve).
 /// Every /v1 route needs a bearer token from the callers file with the route's scope
-/// (orders:read, orders:write); /healthz, /readyz and /metrics are open.
+/// (orders:read, orders:write, orders:admin); /healthz, /readyz and /metrics are open.
 #[derive(Debug, Parser)]
 #[command(name = "order-node", version, about, long_about)]
 pub struct Cli {
+    /// What to do; without a subcommand the node serves.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to listen on (port 0 picks a free port, printed at start).
     #[arg(long, env = "ORDERS_LISTEN", default_value = "127.0.0.1:7002")]
     pub listen: SocketAddr,
 
     /// Directory of the node's redb database; created owner-only, used by this node alone.
-    #[arg(long, env = "ORDERS_DATA_DIR", default_value = "./data/orders")]
+    #[arg(
+        long,
+        env = "ORDERS_DATA_DIR",
+        default_value = "./data/orders",
+        global = true
+    )]
     pub data_dir: PathBuf,
 
     /// TOML file naming each caller, its bearer token and its scopes.
@@ -38,9 +47,10 @@ pub struct Cli {
     )]
     pub catalog_url: String,
 
-    /// Bearer token order-node presents to the catalog (scopes catalog:read, catalog:reserve).
+    /// Bearer token order-node presents to the catalog (scopes catalog:read,
+    /// catalog:reserve); required to serve.
     #[arg(long, env = "ORDERS_CATALOG_TOKEN", hide_env_values = true)]
-    pub catalog_token: String,
+    pub catalog_token: Option<String>,
 
     /// Time limit of one catalog call, in milliseconds; past it a reservation is retried later
     /// and the client gets 202.
@@ -60,6 +70,52 @@ pub struct Cli {
     /// How long Idempotency-Keys are remembered, in hours.
     #[arg(long, env = "ORDERS_IDEMPOTENCY_TTL_HOURS", default_value_t = 24)]
     pub idempotency_ttl_hours: u64,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fetch a consistent backup of a running order-node's store into a file (needs a token
+    /// with orders:admin). Nothing pauses on the node.
+    Backup(BackupArgs),
+    /// Restore a backup into --data-dir, with the node stopped. The archive is verified
+    /// completely before anything is written; the directory must be empty or absent unless
+    /// --force is given.
+    Restore(RestoreArgs),
+}
+
+/// Options of `backup`.
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    /// Base URL of the running node.
+    #[arg(
+        long,
+        env = "ORDERS_BACKUP_URL",
+        default_value = "http://127.0.0.1:7002"
+    )]
+    pub url: String,
+
+    /// Bearer token with the orders:admin scope.
+    #[arg(long, env = "ORDERS_BACKUP_TOKEN", hide_env_values = true)]
+    pub token: String,
+
+    /// File to write; it appears only once the whole archive has arrived and been verified.
+    #[arg(long, env = "ORDERS_BACKUP_OUT")]
+    pub out: PathBuf,
+}
+
+/// Options of `restore`.
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// The backup file to restore.
+    #[arg(long, env = "ORDERS_RESTORE_FROM")]
+    pub from: PathBuf,
+
+    /// Replace a non-empty data directory; its contents are moved aside to
+    /// DIR.replaced-<ms>, never deleted. Deliberately without an environment variable, so
+    /// that it is asked for every time.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[cfg(test)]

@@ -8,8 +8,9 @@ use anyhow::Context;
 use chassis::Auth;
 use chassis::metrics::Metrics;
 use clap::Parser;
+use order_node::backup::{self, OrdersRestore};
 use order_node::catalog::CatalogClient;
-use order_node::cli::Cli;
+use order_node::cli::{Cli, Command};
 use order_node::metrics::OrderMetrics;
 use order_node::service::{Orders, SagaConfig};
 use order_node::store::Store;
@@ -19,10 +20,35 @@ use order_node::{api, saga};
 fn main() -> ExitCode {
     chassis::telemetry::init();
     let cli = Cli::parse();
-    chassis::telemetry::run_async("order-node", serve(cli))
+    chassis::telemetry::run_async("order-node", run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Some(Command::Backup(args)) => {
+            let summary =
+                chassis::backup::fetch(&args.url, &args.token, &args.out, backup::KIND).await?;
+            println!("wrote {}: {summary}", args.out.display());
+            Ok(())
+        }
+        Some(Command::Restore(args)) => {
+            let (from, dir, force) = (args.from.clone(), cli.data_dir.clone(), args.force);
+            let restored = tokio::task::spawn_blocking(move || {
+                chassis::backup::restore(&OrdersRestore, &from, &dir, force)
+            })
+            .await??;
+            println!("{restored}");
+            Ok(())
+        }
+        None => serve(cli).await,
+    }
 }
 
 async fn serve(cli: Cli) -> anyhow::Result<()> {
+    let catalog_token = cli.catalog_token.as_deref().context(
+        "--catalog-token (or ORDERS_CATALOG_TOKEN) is required: order-node reads and reserves \
+         at the catalog with it",
+    )?;
     let auth = Auth::from_flags(cli.callers.as_deref(), cli.allow_anonymous)?;
     let dir = chassis::datadir::prepare(&cli.data_dir)?;
     let store = Store::open(&dir)?;
@@ -30,7 +56,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
 
     let catalog = CatalogClient::new(
         &cli.catalog_url,
-        &cli.catalog_token,
+        catalog_token,
         Duration::from_millis(cli.catalog_timeout_ms),
     )
     .context("cannot build the catalog client")?;

@@ -6,6 +6,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use chassis::ApiError;
+use chassis::backup::Staged;
 use chassis::clock::now_ms;
 use contracts::catalog::{Product, ReservationItem};
 use contracts::orders::{CreateOrder, Order, OrderItem};
@@ -16,6 +17,7 @@ use crate::catalog::{CatalogClient, CatalogError, ReleaseReply, ReserveReply};
 use crate::store::records::{
     IdempotencyRecord, LineRecord, OrderRecord, StoredResponse, StoredStatus,
 };
+use crate::store::snapshot::SnapshotError;
 use crate::store::writer::Writer;
 use crate::store::writes::{self, CreateOutcome, TransitionOutcome};
 use crate::store::{Store, StoreError};
@@ -47,6 +49,12 @@ pub enum ServiceError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The backup could not be taken.
+    #[error("backup failed: {0}")]
+    Backup(#[from] SnapshotError),
+    /// A blocking task died.
+    #[error("worker task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// The outcome of placing an order (the order exists in each case).
@@ -509,6 +517,18 @@ impl Orders {
     /// Number of stored orders.
     pub fn order_count(&self) -> Result<u64, ServiceError> {
         Ok(self.store.order_count()?)
+    }
+
+    /// A consistent archive of the whole store, staged for streaming; nothing waits for it.
+    pub async fn backup(&self) -> Result<Staged, ServiceError> {
+        let store = self.store.clone();
+        let staged = tokio::task::spawn_blocking(move || crate::backup::stage(&store)).await??;
+        tracing::info!(
+            commit = staged.summary.header.point.value,
+            bytes = staged.summary.bytes,
+            "backup staged"
+        );
+        Ok(staged)
     }
 }
 

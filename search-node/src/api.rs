@@ -6,7 +6,9 @@ use std::time::Duration;
 use axum::Json as JsonOut;
 use axum::Router;
 use axum::extract::State;
+use axum::response::Response;
 use axum::routing::get;
+use chassis::backup::Slot;
 use chassis::extract::Query;
 use chassis::{ApiError, Auth, Scope};
 use contracts::search::{
@@ -16,6 +18,7 @@ use contracts::search::{
 use contracts::validate;
 use serde::Deserialize;
 
+use crate::backup::BackupError;
 use crate::follower::FeedState;
 use crate::index::{IndexError, ProductIndex};
 
@@ -29,12 +32,41 @@ pub struct Search {
 
 /// The `/v1` routes.
 pub fn router(search: Arc<Search>, auth: &Auth) -> Router {
+    let index = search.index.clone();
     Router::new()
         .route(
             "/v1/search",
             auth.guard(Scope::SearchRead, get(search_products)),
         )
         .with_state(search)
+        .merge(
+            Router::new()
+                .route(
+                    chassis::backup::ROUTE,
+                    auth.guard(Scope::SearchAdmin, get(backup)),
+                )
+                .with_state((index, Slot::default())),
+        )
+}
+
+/// `GET /v1/admin/backup`: the index's last commit as an archive, streamed.
+pub async fn backup(
+    State((index, slot)): State<(Arc<ProductIndex>, Slot)>,
+) -> Result<Response, ApiError> {
+    let permit = slot.take()?;
+    let staged = tokio::task::spawn_blocking(move || crate::backup::stage(&index))
+        .await
+        .map_err(|e| ApiError::internal("staging a backup", &e))?
+        .map_err(|e| match e {
+            BackupError::NotBootstrapped => ApiError::unavailable("index_not_ready", e.to_string()),
+            other => ApiError::unavailable("backup_failed", format!("the backup failed: {other}")),
+        })?;
+    tracing::info!(
+        cursor = staged.summary.header.point.value,
+        bytes = staged.summary.bytes,
+        "backup staged"
+    );
+    Ok(chassis::backup::respond(staged, permit))
 }
 
 /// Query of `GET /v1/search`.

@@ -7,7 +7,8 @@ use clap::{Parser, Subcommand};
 
 /// search-node: a tantivy read model of the catalog, kept up to date from its change feed.
 ///
-/// Serves GET /v1/search on --listen (scope search:read). It follows catalog-node's change
+/// Serves GET /v1/search on --listen (scope search:read) and GET /v1/admin/backup (scope
+/// search:admin). It follows catalog-node's change
 /// feed with its own --catalog-token (scopes catalog:read and catalog:feed) and never writes
 /// to anything but its own index.
 #[derive(Debug, Parser)]
@@ -32,7 +33,7 @@ pub struct Cli {
     pub catalog_url: String,
 
     /// Bearer token search-node presents to the catalog (scopes catalog:read, catalog:feed);
-    /// required.
+    /// required to serve and to reindex.
     #[arg(
         long,
         env = "SEARCH_CATALOG_TOKEN",
@@ -56,6 +57,47 @@ pub enum Command {
     /// Rebuild the index from a snapshot of the catalog, with a progress bar. Stop the node
     /// first: the index is locked while it runs.
     Reindex,
+    /// Fetch a consistent backup of a running search-node's index into a file (needs a token
+    /// with search:admin). Nothing pauses on the node.
+    Backup(BackupArgs),
+    /// Restore a backup into --data-dir, with the node stopped; it resumes following the
+    /// catalog from the backup's cursor. The archive is verified completely before anything
+    /// is written; the directory must be empty or absent unless --force is given.
+    Restore(RestoreArgs),
+}
+
+/// Options of `backup`.
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    /// Base URL of the running node.
+    #[arg(
+        long,
+        env = "SEARCH_BACKUP_URL",
+        default_value = "http://127.0.0.1:7003"
+    )]
+    pub url: String,
+
+    /// Bearer token with the search:admin scope.
+    #[arg(long, env = "SEARCH_BACKUP_TOKEN", hide_env_values = true)]
+    pub token: String,
+
+    /// File to write; it appears only once the whole archive has arrived and been verified.
+    #[arg(long, env = "SEARCH_BACKUP_OUT")]
+    pub out: PathBuf,
+}
+
+/// Options of `restore`.
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// The backup file to restore.
+    #[arg(long, env = "SEARCH_RESTORE_FROM")]
+    pub from: PathBuf,
+
+    /// Replace a non-empty data directory; its contents are moved aside to
+    /// DIR.replaced-<ms>, never deleted. Deliberately without an environment variable, so
+    /// that it is asked for every time.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Options of the server.

@@ -7,13 +7,16 @@ use std::sync::{Mutex, PoisonError};
 use contracts::catalog::Product;
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, TopDocs};
-use tantivy::directory::MmapDirectory;
 use tantivy::directory::error::LockError;
+use tantivy::directory::{META_LOCK, MmapDirectory};
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError, Term};
+use tantivy::{
+    Directory, Index, IndexMeta, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument,
+    TantivyError, Term,
+};
 use thiserror::Error;
 
 /// Memory the index writer may use before it flushes a segment.
@@ -40,6 +43,9 @@ pub enum IndexError {
     /// The commit payload is unreadable.
     #[error("unreadable commit payload: {0}")]
     Payload(String),
+    /// Files of the index do not match their checksums.
+    #[error("damaged index files: {0}")]
+    Damaged(String),
 }
 
 /// What each commit records beside the documents.
@@ -72,6 +78,7 @@ pub struct Hit {
 
 /// The product index.
 pub struct ProductIndex {
+    dir: PathBuf,
     index: Index,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
@@ -113,11 +120,17 @@ impl ProductIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         Ok(Self {
+            dir: dir.to_owned(),
             index,
             reader,
             writer: Mutex::new(writer),
             fields,
         })
+    }
+
+    /// The directory the index lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     fn writer(&self) -> std::sync::MutexGuard<'_, IndexWriter> {
@@ -126,12 +139,35 @@ impl ProductIndex {
 
     /// The feed seq of the last commit, or `None` for an index never bootstrapped.
     pub fn committed_seq(&self) -> Result<Option<u64>, IndexError> {
+        seq_of(&self.index.load_metas()?)
+    }
+
+    /// The last commit, with its files kept from garbage collection for as long as the
+    /// snapshot lives, while the node goes on indexing and merging.
+    pub fn snapshot(&self) -> Result<IndexSnapshot, IndexError> {
+        // The lock tantivy's own readers take while they pick up a commit: garbage collection
+        // waits for it, so the commit's segments are registered as in use before it can run.
+        let _meta_lock = self
+            .index
+            .directory()
+            .acquire_lock(&META_LOCK)
+            .map_err(TantivyError::from)?;
         let metas = self.index.load_metas()?;
-        match metas.payload {
-            None => Ok(None),
-            Some(text) => serde_json::from_str::<Payload>(&text)
-                .map(|p| Some(p.seq))
-                .map_err(|e| IndexError::Payload(e.to_string())),
+        Ok(IndexSnapshot {
+            dir: self.dir.clone(),
+            metas,
+        })
+    }
+
+    /// Checks every file of the last commit against its checksum.
+    pub fn verify(&self) -> Result<(), IndexError> {
+        let damaged = self.index.validate_checksum()?;
+        if damaged.is_empty() {
+            Ok(())
+        } else {
+            let mut names: Vec<String> = damaged.iter().map(|p| p.display().to_string()).collect();
+            names.sort();
+            Err(IndexError::Damaged(names.join(", ")))
         }
     }
 
@@ -251,6 +287,56 @@ impl ProductIndex {
     }
 }
 
+fn seq_of(metas: &IndexMeta) -> Result<Option<u64>, IndexError> {
+    match &metas.payload {
+        None => Ok(None),
+        Some(text) => serde_json::from_str::<Payload>(text)
+            .map(|p| Some(p.seq))
+            .map_err(|e| IndexError::Payload(e.to_string())),
+    }
+}
+
+/// One commit of the index: its `meta.json` and the files it names. Those files are not
+/// deleted while this value lives (tantivy collects only files no live segment meta names).
+pub struct IndexSnapshot {
+    dir: PathBuf,
+    metas: IndexMeta,
+}
+
+impl IndexSnapshot {
+    /// The feed seq the commit recorded (`None`: never bootstrapped).
+    pub fn seq(&self) -> Result<Option<u64>, IndexError> {
+        seq_of(&self.metas)
+    }
+
+    /// The commit's segment files present in the directory, in name order.
+    pub fn files(&self) -> Vec<String> {
+        let mut files: Vec<String> = self
+            .metas
+            .list_segment_files()
+            .into_iter()
+            // The list names candidates, e.g. a delete file for a segment without deletes.
+            .filter(|p| self.dir.join(p).is_file())
+            .map(|p| p.display().to_string())
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Opens one of the commit's files.
+    pub fn open(&self, name: &str) -> std::io::Result<std::fs::File> {
+        std::fs::File::open(self.dir.join(name))
+    }
+
+    /// The commit's `meta.json`, as tantivy writes it.
+    pub fn meta_json(&self) -> Result<Vec<u8>, IndexError> {
+        let mut json = serde_json::to_vec_pretty(&self.metas)
+            .map_err(|e| IndexError::Payload(e.to_string()))?;
+        json.push(b'\n');
+        Ok(json)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,6 +408,48 @@ mod tests {
             index.search("name:(", None, 10, 0),
             Err(IndexError::Query(_))
         ));
+    }
+
+    /// Files of a commit whose documents are all deleted afterwards: gone after the next
+    /// commit's garbage collection, unless a snapshot holds them.
+    fn files_after_deleting_everything(hold: bool) -> (Vec<String>, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let index = ProductIndex::open(dir.path()).unwrap();
+        for i in 0..30 {
+            let id = format!("p{i}");
+            index.upsert(&product(&id, "Kettle", "", "kitchen")).unwrap();
+        }
+        index.commit(1).unwrap();
+        let snapshot = index.snapshot().unwrap();
+        let files = snapshot.files();
+        assert!(!files.is_empty());
+        let kept = hold.then_some(snapshot);
+        for i in 0..30 {
+            index.delete(&format!("p{i}"));
+        }
+        index.upsert(&product("q", "Desk", "", "office")).unwrap();
+        index.commit(2).unwrap();
+        // Garbage collection runs after a commit; a second one makes sure it has.
+        index.upsert(&product("r", "Lamp", "", "office")).unwrap();
+        index.commit(3).unwrap();
+        let present = files
+            .iter()
+            .filter(|f| dir.path().join(f).exists())
+            .cloned()
+            .collect();
+        assert_eq!(kept.map(|s| s.seq().unwrap()), hold.then_some(Some(1)));
+        (files, present)
+    }
+
+    #[test]
+    fn a_snapshot_keeps_its_files_from_garbage_collection() {
+        let (files, present) = files_after_deleting_everything(false);
+        assert!(
+            present.len() < files.len(),
+            "without a snapshot the dropped segment's files are collected: {present:?}"
+        );
+        let (files, present) = files_after_deleting_everything(true);
+        assert_eq!(present, files, "a held snapshot keeps every file of its commit");
     }
 
     #[test]

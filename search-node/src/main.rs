@@ -10,6 +10,7 @@ use chassis::metrics::Metrics;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use search_node::api::{self, Search};
+use search_node::backup::{self, SearchRestore};
 use search_node::catalog::FeedClient;
 use search_node::cli::{Cli, Command, ServeArgs};
 use search_node::follower::{self, CommitPolicy, FeedState};
@@ -26,13 +27,31 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let token = cli
-        .catalog_token
-        .as_deref()
-        .context("--catalog-token (or SEARCH_CATALOG_TOKEN) is required: search-node reads the catalog's feed with it")?;
-    let client = FeedClient::new(&cli.catalog_url, token)?;
-    match cli.command {
+    let feed_client = || {
+        let token = cli.catalog_token.as_deref().context(
+            "--catalog-token (or SEARCH_CATALOG_TOKEN) is required: search-node reads the \
+             catalog's feed with it",
+        )?;
+        Ok::<_, anyhow::Error>(FeedClient::new(&cli.catalog_url, token)?)
+    };
+    match &cli.command {
+        Some(Command::Backup(args)) => {
+            let summary =
+                chassis::backup::fetch(&args.url, &args.token, &args.out, backup::KIND).await?;
+            println!("wrote {}: {summary}", args.out.display());
+            Ok(())
+        }
+        Some(Command::Restore(args)) => {
+            let (from, dir, force) = (args.from.clone(), cli.data_dir.clone(), args.force);
+            let restored = tokio::task::spawn_blocking(move || {
+                chassis::backup::restore(&SearchRestore, &from, &dir, force)
+            })
+            .await??;
+            println!("{restored}");
+            Ok(())
+        }
         Some(Command::Reindex) => {
+            let client = feed_client()?;
             let dir = chassis::datadir::prepare(&cli.data_dir)?;
             let index = Arc::new(ProductIndex::open(&dir)?);
             let bar = ProgressBar::new_spinner().with_style(
@@ -48,7 +67,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        None => serve(cli.data_dir, client, cli.serve).await,
+        None => {
+            let client = feed_client()?;
+            serve(cli.data_dir, client, cli.serve).await
+        }
     }
 }
 

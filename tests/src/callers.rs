@@ -35,7 +35,8 @@ impl Callers {
         Self { path, roles: out }
     }
 
-    /// The standard roles of a catalog test: one per scope, plus a caller of another service.
+    /// The standard roles of a catalog test: one per scope (`operator` takes backups), plus a
+    /// caller of another service.
     pub fn catalog(dir: &Path) -> Self {
         Self::write(
             dir,
@@ -45,6 +46,7 @@ impl Callers {
                 ("search-node", &["catalog:read", "catalog:feed"]),
                 ("reader", &["catalog:read"]),
                 ("orders-client", &["orders:read", "orders:write"]),
+                ("operator", &["catalog:admin"]),
             ],
         )
     }

@@ -2,6 +2,7 @@
 //! temporary data directories, with per-caller tokens, and talks to them over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod backup;
 pub mod callers;
 pub mod http;
 pub mod node;

@@ -17,6 +17,7 @@ pub const ORDER_ROLES: &[(&str, &[&str])] = &[
     ("viewer", &["orders:read"]),
     ("clerk", &["orders:write"]),
     ("other-service", &["catalog:read", "catalog:reserve"]),
+    ("operator", &["orders:admin"]),
 ];
 
 /// Base backoff of order-node's saga recovery loop in tests, in milliseconds.

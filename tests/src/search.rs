@@ -18,8 +18,11 @@ use crate::proxy::{FaultProxy, Mode};
 use crate::{Callers, CatalogNode, Client, Node, NodeSpec, binary};
 
 /// The roles of search-node's callers file in tests.
-pub const SEARCH_ROLES: &[(&str, &[&str])] =
-    &[("shop", &["search:read"]), ("other", &["orders:read"])];
+pub const SEARCH_ROLES: &[(&str, &[&str])] = &[
+    ("shop", &["search:read"]),
+    ("other", &["orders:read"]),
+    ("operator", &["search:admin"]),
+];
 
 /// `--commit-delay-ms` of search-node in tests.
 pub const COMMIT_DELAY_MS: u64 = 20;

@@ -24,6 +24,9 @@ impl From<ServiceError> for ApiError {
             ),
             ServiceError::Store(s) => ApiError::internal("reading the store", &s),
             ServiceError::Task(t) => ApiError::internal("running a store task", &t),
+            ServiceError::Backup(b) => {
+                ApiError::unavailable("backup_failed", format!("the backup failed: {b}"))
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The catalog's HTTP API under `/v1`: handlers parse and validate, call the service, and map
 //! the result.
 
+mod admin;
 mod errors;
 mod events;
 mod headers;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{delete, get, patch, post, put};
+use chassis::backup::Slot;
 use chassis::{Auth, Scope};
 
 use crate::service::Catalog;
@@ -46,5 +48,16 @@ pub fn router(catalog: Arc<Catalog>, auth: &Auth) -> Router {
             "/v1/events",
             auth.guard(Scope::CatalogFeed, get(events::list)),
         )
-        .with_state(catalog)
+        .with_state(catalog.clone())
+        .merge(
+            Router::new()
+                .route(
+                    chassis::backup::ROUTE,
+                    auth.guard(Scope::CatalogAdmin, get(admin::backup)),
+                )
+                .with_state(admin::Admin {
+                    catalog,
+                    slot: Slot::default(),
+                }),
+        )
 }

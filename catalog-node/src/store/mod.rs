@@ -7,6 +7,7 @@
 pub mod codec;
 pub mod migrate;
 pub mod records;
+pub mod snapshot;
 mod writes;
 
 use std::ops::Bound;
@@ -59,6 +60,7 @@ pub enum StoreError {
 /// The catalog's store.
 #[derive(Clone)]
 pub struct Store {
+    path: PathBuf,
     db: sled::Db,
     products: sled::Tree,
     outbox: sled::Tree,
@@ -70,17 +72,15 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store in `path` and upgrades its layout.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new().path(path).open().map_err(|e| match e {
-            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-                StoreError::Locked {
-                    path: path.to_owned(),
-                }
-            }
-            other => StoreError::Sled(other),
-        })?;
+        Self::from_db(open_db(path)?, path)
+    }
+
+    /// The store in `db`, opened from `path`, with its layout upgraded.
+    fn from_db(db: sled::Db, path: &Path) -> Result<Self, StoreError> {
         let products = db.open_tree("products")?;
         migrate::run(&db, &products)?;
         Ok(Self {
+            path: path.to_owned(),
             outbox: db.open_tree("outbox")?,
             outbox_index: db.open_tree("outbox_index")?,
             reservations: db.open_tree("reservations")?,
@@ -88,6 +88,11 @@ impl Store {
             products,
             db,
         })
+    }
+
+    /// The directory the store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Makes every committed write durable; returns the bytes sled wrote.
@@ -210,6 +215,18 @@ pub(crate) fn reopen(path: &Path) -> Store {
         }
     }
     panic!("store still locked after 2 s");
+}
+
+/// Opens the sled database in `path`, naming a held lock as such.
+fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+    sled::Config::new().path(path).open().map_err(|e| match e {
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            StoreError::Locked {
+                path: path.to_owned(),
+            }
+        }
+        other => StoreError::Sled(other),
+    })
 }
 
 fn read_counter(tree: &sled::Tree, key: &[u8]) -> Result<u64, StoreError> {

@@ -7,6 +7,7 @@
 
 pub mod codec;
 pub mod records;
+pub mod snapshot;
 pub mod writer;
 pub mod writes;
 
@@ -37,6 +38,10 @@ pub(crate) const IDEMPOTENCY_BY_AGE: TableDefinition<(u64, &str), ()> =
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub(crate) const META_ORDER_SEQ: &str = "order_seq";
 pub(crate) const META_SCHEMA: &str = "schema_version";
+/// Group commits made so far: names the point a backup represents.
+pub(crate) const META_COMMITS: &str = "commits";
+/// The database file in the data directory.
+pub(crate) const DB_FILE: &str = "orders.redb";
 
 /// The store failed.
 #[derive(Debug, Error)]
@@ -94,13 +99,14 @@ from_redb!(
 /// The order store (cheap to clone).
 #[derive(Clone)]
 pub struct Store {
+    dir: PathBuf,
     db: Arc<Database>,
 }
 
 impl Store {
     /// Opens (creating if needed) `orders.redb` in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(dir.join("orders.redb")).map_err(|e| match e {
+        let db = Database::create(dir.join(DB_FILE)).map_err(|e| match e {
             DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
                 path: dir.to_owned(),
             },
@@ -119,11 +125,25 @@ impl Store {
             }
         }
         txn.commit()?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self {
+            dir: dir.to_owned(),
+            db: Arc::new(db),
+        })
     }
 
     pub(crate) fn db(&self) -> &Arc<Database> {
         &self.db
+    }
+
+    /// The directory the store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Group commits made so far.
+    pub fn commits(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        read_counter(&txn.open_table(META)?, META_COMMITS)
     }
 
     /// One order.
@@ -201,6 +221,17 @@ impl Store {
         let txn = self.db.begin_read()?;
         Ok(txn.open_table(ORDERS)?.len()?)
     }
+}
+
+/// A counter of the meta table (0 when absent).
+pub(crate) fn read_counter(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<u64, StoreError> {
+    Ok(match meta.get(key)? {
+        Some(v) => codec::decode::<records::Counter>(v.value())?.0,
+        None => 0,
+    })
 }
 
 #[cfg(test)]

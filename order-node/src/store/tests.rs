@@ -215,3 +215,59 @@ fn a_second_open_is_refused_with_a_clear_error() {
         Ok(_) => panic!("opened twice"),
     }
 }
+
+#[tokio::test]
+async fn a_copy_holds_every_table_at_one_commit() {
+    use chassis::archive::{ArchiveReader, ArchiveWriter, Header, Point};
+    let (dir, store, writer) = open();
+    for i in 0..50 {
+        let key = format!("key-{i}");
+        create(
+            &writer,
+            &format!("o{i}"),
+            order("alice", i),
+            Some((&key, [7; 32])),
+        )
+        .await;
+    }
+    let commits = store.commits().unwrap();
+    assert!((1..=50).contains(&commits), "{commits}");
+
+    let mut file = tempfile::tempfile().unwrap();
+    assert_eq!(store.copy_into(file.try_clone().unwrap()).unwrap(), commits);
+    use std::io::{Seek, SeekFrom};
+    file.seek(SeekFrom::Start(0)).unwrap();
+    let header = Header {
+        kind: "orders".into(),
+        point: Point {
+            name: "commit".into(),
+            value: commits,
+        },
+        created_ms: 0,
+        producer: "test".into(),
+    };
+    let mut w = ArchiveWriter::new(Vec::new(), header).unwrap();
+    w.file(DB_FILE, file).unwrap();
+    let (bytes, _) = w.finish().unwrap();
+
+    let restored_dir = dir.path().join("restored");
+    std::fs::create_dir(&restored_dir).unwrap();
+    let mut r = ArchiveReader::open_kind(&bytes[..], "orders").unwrap();
+    let copy = snapshot::import(&restored_dir, &mut r).unwrap();
+    r.finish().unwrap();
+    assert_eq!(copy.commits().unwrap(), commits);
+    assert_eq!(copy.check_orders().unwrap(), 50);
+    assert_eq!(copy.order("o7").unwrap(), store.order("o7").unwrap());
+    assert_eq!(
+        copy.orders_of_customer("alice", None, 100).unwrap(),
+        store.orders_of_customer("alice", None, 100).unwrap()
+    );
+    assert_eq!(copy.unsettled().unwrap(), store.unsettled().unwrap());
+    assert_eq!(
+        copy.idempotency("key-3").unwrap(),
+        store.idempotency("key-3").unwrap()
+    );
+    assert!(snapshot::in_use(dir.path()), "the live store is open");
+    drop(copy);
+    assert!(!snapshot::in_use(&restored_dir));
+}

@@ -12,7 +12,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use redb::WriteTransaction;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, writes};
 
 /// Most writes in one commit; bounds the latency one commit adds to the first writer.
 const MAX_BATCH: usize = 512;
@@ -128,6 +128,7 @@ fn commit_batch(db: &redb::Database, jobs: &mut [Box<dyn Job>]) -> Result<(), St
             ));
         }
     }
+    writes::count_commit(&txn)?;
     txn.commit()?;
     Ok(())
 }

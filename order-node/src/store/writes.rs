@@ -6,8 +6,8 @@ use redb::{ReadableTable, WriteTransaction};
 use super::codec;
 use super::records::{Counter, IdempotencyRecord, OrderRecord, StoredResponse, StoredStatus};
 use super::{
-    BY_CUSTOMER, IDEMPOTENCY, IDEMPOTENCY_BY_AGE, META, META_ORDER_SEQ, ORDERS, StoreError,
-    UNSETTLED,
+    BY_CUSTOMER, IDEMPOTENCY, IDEMPOTENCY_BY_AGE, META, META_COMMITS, META_ORDER_SEQ, ORDERS,
+    StoreError, UNSETTLED, read_counter,
 };
 
 /// Result of recording a new order.
@@ -130,6 +130,14 @@ pub fn record_response(
         keys.insert(key, codec::encode(&record)?.as_slice())?;
     }
     Ok(())
+}
+
+/// Counts one more group commit (in the commit being counted); returns the new count.
+pub fn count_commit(txn: &WriteTransaction) -> Result<u64, StoreError> {
+    let mut meta = txn.open_table(META)?;
+    let commits = read_counter(&meta, META_COMMITS)? + 1;
+    meta.insert(META_COMMITS, codec::encode(&Counter(commits))?.as_slice())?;
+    Ok(commits)
 }
 
 /// Forgets idempotency keys first seen before `cutoff_ms`; returns how many.
