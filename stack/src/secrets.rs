@@ -16,7 +16,7 @@ use crate::layout::{Layout, Part};
 /// The callers of this run and their tokens.
 #[derive(Debug, Clone)]
 pub struct Tokens {
-    /// The operator: every scope on every node.
+    /// The operator: every scope on every node, backups included.
     pub admin: String,
     /// order-node, at the catalog.
     pub order_node: String,
@@ -67,7 +67,11 @@ impl Tokens {
         let mut callers: Vec<(&str, &str, &[&str])> = Vec::new();
         match part {
             Part::Catalog => {
-                callers.push(("admin", &self.admin, &["catalog:read", "catalog:write"]));
+                callers.push((
+                    "admin",
+                    &self.admin,
+                    &["catalog:read", "catalog:write", "catalog:admin"],
+                ));
                 callers.push((
                     "order-node",
                     &self.order_node,
@@ -81,7 +85,11 @@ impl Tokens {
                 callers.push(("edge-composer", &self.composer, &["catalog:read"]));
             }
             Part::Orders => {
-                callers.push(("admin", &self.admin, &["orders:read", "orders:write"]));
+                callers.push((
+                    "admin",
+                    &self.admin,
+                    &["orders:read", "orders:write", "orders:admin"],
+                ));
                 callers.push((
                     "edge-composer",
                     &self.composer,
@@ -89,7 +97,7 @@ impl Tokens {
                 ));
             }
             Part::Search => {
-                callers.push(("admin", &self.admin, &["search:read"]));
+                callers.push(("admin", &self.admin, &["search:read", "search:admin"]));
                 callers.push(("edge-composer", &self.composer, &["search:read"]));
             }
             Part::Composer => {}

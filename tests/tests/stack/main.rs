@@ -239,7 +239,7 @@ async fn up_serves_the_printed_curls_reports_status_stops_and_restarts_on_the_sa
     assert!(table.contains("lag"), "{table}");
     assert!(table.contains("MiB") || table.contains("KiB"), "{table}");
     let state = stack.running_state();
-    assert_eq!(state["base_port"], base);
+    assert_eq!(state["base_port"], stack.base);
 
     let (ok, stderr) = stack.stop().await;
     assert!(ok, "stack up did not exit cleanly:\n{stderr}");
