@@ -417,7 +417,9 @@ mod tests {
         let index = ProductIndex::open(dir.path()).unwrap();
         for i in 0..30 {
             let id = format!("p{i}");
-            index.upsert(&product(&id, "Kettle", "", "kitchen")).unwrap();
+            index
+                .upsert(&product(&id, "Kettle", "", "kitchen"))
+                .unwrap();
         }
         index.commit(1).unwrap();
         let snapshot = index.snapshot().unwrap();
@@ -449,7 +451,10 @@ mod tests {
             "without a snapshot the dropped segment's files are collected: {present:?}"
         );
         let (files, present) = files_after_deleting_everything(true);
-        assert_eq!(present, files, "a held snapshot keeps every file of its commit");
+        assert_eq!(
+            present, files,
+            "a held snapshot keeps every file of its commit"
+        );
     }
 
     #[test]
