@@ -86,7 +86,13 @@ async fn serve(data_dir: std::path::PathBuf, args: ServeArgs) -> anyhow::Result<
         Ok(status) => (true, serde_json::to_value(status).unwrap_or_default()),
         Err(e) => (false, serde_json::json!({ "error": e.to_string() })),
     });
-    let app = chassis::server::finish(api::router(catalog, &auth), metrics, ready, api::BODY_LIMIT);
+    let app = chassis::server::finish(
+        api::routes(catalog, &auth),
+        api::INFO,
+        metrics,
+        ready,
+        api::BODY_LIMIT,
+    );
     let listener = chassis::server::bind(args.listen).await?;
     chassis::server::serve(listener, app, chassis::server::shutdown_signal()).await?;
     store.flush().context("final flush")?;

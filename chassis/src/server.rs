@@ -16,6 +16,11 @@ use tokio::net::TcpListener;
 
 use crate::error;
 use crate::metrics::{self, Metrics};
+use crate::routes::{ApiInfo, OPENAPI_ROUTE, RouteTable, Routes};
+
+/// The routes [`finish`] adds to every node, open to anyone: health, readiness, metrics and
+/// the OpenAPI document.
+pub const OPEN_ROUTES: [&str; 4] = ["/healthz", "/readyz", "/metrics", OPENAPI_ROUTE];
 
 /// Reports whether the node can serve, and why not.
 pub type Readiness = Arc<dyn Fn() -> (bool, serde_json::Value) + Send + Sync>;
@@ -36,11 +41,38 @@ pub enum ServeError {
     Serve(#[from] std::io::Error),
 }
 
-/// Adds `/healthz`, `/readyz`, `/metrics`, JSON fallbacks, the body limit and request metrics
-/// to a node's API router.
-pub fn finish(api: Router, metrics: Metrics, ready: Readiness, body_limit: usize) -> Router {
+/// Everything [`finish`] serves: the API's table followed by the [`OPEN_ROUTES`].
+pub fn served_table(api: RouteTable) -> RouteTable {
+    let mut table = api;
+    for path in OPEN_ROUTES {
+        table.push_open(axum::http::Method::GET, path);
+    }
+    table
+}
+
+/// Adds `/healthz`, `/readyz`, `/metrics`, `/openapi.json` (generated from the route table,
+/// the open routes included), JSON fallbacks, the body limit and request metrics to a node's
+/// API routes.
+pub fn finish(
+    api: Routes,
+    info: ApiInfo,
+    metrics: Metrics,
+    ready: Readiness,
+    body_limit: usize,
+) -> Router {
+    let (api, table) = api.into_parts();
+    let table = served_table(table);
+    // Rendered once: the table does not change while the node runs.
+    let openapi = axum::body::Bytes::from(table.openapi(info).to_string());
     let metrics_for_route = metrics.clone();
     let ops = Router::new()
+        .route(
+            OPENAPI_ROUTE,
+            get(move || {
+                let openapi = openapi.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], openapi) }
+            }),
+        )
         .route(
             "/healthz",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
@@ -151,22 +183,31 @@ mod tests {
     use crate::auth::Auth;
     use crate::callers::{CallerEntry, Scope};
     use axum::body::Body;
-    use axum::http::Request;
+    use axum::http::{Method, Request};
     use tower::ServiceExt;
 
-    fn app() -> Router {
+    fn routes() -> Routes {
         let auth = Auth::from_entries(vec![CallerEntry {
             name: "reader".into(),
             token: "reader-token-0123456789".into(),
             scopes: vec![Scope::CatalogRead],
         }]);
-        let api = Router::new().route(
-            "/v1/things",
-            auth.guard(Scope::CatalogRead, get(|| async { "ok" }))
-                .merge(auth.guard(Scope::CatalogWrite, axum::routing::post(|| async { "ok" }))),
-        );
+        Routes::new(&auth)
+            .route(Method::GET, "/v1/things", Scope::CatalogRead, || async {
+                "ok"
+            })
+            .route(Method::POST, "/v1/things", Scope::CatalogWrite, || async {
+                "ok"
+            })
+    }
+
+    fn app() -> Router {
         finish(
-            api,
+            routes(),
+            ApiInfo {
+                title: "test",
+                version: "0",
+            },
             Metrics::new(|_| {}),
             Arc::new(|| (true, serde_json::Value::Null)),
             1024,
@@ -195,7 +236,7 @@ mod tests {
 
     #[tokio::test]
     async fn ops_routes_are_open_and_unknown_routes_are_json() {
-        for path in ["/healthz", "/readyz", "/metrics"] {
+        for path in OPEN_ROUTES {
             let req = Request::get(path).body(Body::empty()).unwrap();
             assert_eq!(status(req).await, 200, "{path}");
         }
@@ -208,5 +249,41 @@ mod tests {
         );
         let req = Request::delete("/v1/things").body(Body::empty()).unwrap();
         assert_eq!(status(req).await, 405);
+    }
+
+    #[tokio::test]
+    async fn the_served_table_matches_the_router() {
+        let table = served_table(routes().table().clone());
+        assert_eq!(table.entries().len(), 2 + OPEN_ROUTES.len());
+        assert_eq!(
+            crate::routes::check_served(app(), &table).await,
+            Vec::<String>::new()
+        );
+        // A table claiming a route the router lacks is caught.
+        let mut wrong = table.clone();
+        wrong.push_open(Method::GET, "/v1/missing");
+        assert_eq!(crate::routes::check_served(app(), &wrong).await.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn the_openapi_document_lists_api_and_open_routes() {
+        let req = Request::get(OPENAPI_ROUTE).body(Body::empty()).unwrap();
+        let res = app().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), 200);
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(doc["info"]["title"], "test");
+        let things = &doc["paths"]["/v1/things"];
+        assert_eq!(things["get"]["x-scope"], "catalog:read");
+        assert_eq!(things["post"]["x-scope"], "catalog:write");
+        for path in OPEN_ROUTES {
+            assert_eq!(
+                doc["paths"][path]["get"]["security"],
+                serde_json::json!([]),
+                "{path}"
+            );
+        }
     }
 }

@@ -4,15 +4,14 @@
 use std::sync::Arc;
 
 use axum::Json as JsonOut;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use chassis::backup::Slot;
 use chassis::extract::{Json, Path, Query};
-use chassis::{ApiError, Auth, Scope};
+use chassis::routes::ApiInfo;
+use chassis::{ApiError, Auth, Routes, Scope};
 use contracts::orders::{
     CreateOrder, DEFAULT_ORDER_PAGE, MAX_ORDER_BATCH, MAX_ORDER_PAGE, Order, OrderBatch, OrderPage,
     validate_idempotency_key,
@@ -26,23 +25,35 @@ use crate::service::{Cancel, Orders, Placed, ServiceError};
 /// Largest request body, in bytes: an order of 1000 lines fits easily.
 pub const BODY_LIMIT: usize = 256 * 1024;
 
-/// The `/v1` routes, each behind the scope it needs.
-pub fn router(orders: Arc<Orders>, auth: &Auth) -> Router {
-    let read = |r| auth.guard(Scope::OrdersRead, r);
-    let write = |r| auth.guard(Scope::OrdersWrite, r);
-    Router::new()
-        .route("/v1/orders", read(get(list)).merge(write(post(create))))
-        .route("/v1/orders/{id}", read(get(get_one)))
-        .route("/v1/orders/{id}/cancel", write(post(cancel)))
-        .with_state(orders.clone())
-        .merge(
-            Router::new()
-                .route(
-                    chassis::backup::ROUTE,
-                    auth.guard(Scope::OrdersAdmin, get(backup)),
-                )
-                .with_state((orders, Slot::default())),
+/// Title and version of the node's OpenAPI document.
+pub const INFO: ApiInfo = ApiInfo {
+    title: "order-node",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
+/// The `/v1` routes, each behind the scope it needs: the one table the router and the OpenAPI
+/// document are built from.
+pub fn routes(orders: Arc<Orders>, auth: &Auth) -> Routes {
+    let api = Routes::new(auth)
+        .route(Method::GET, "/v1/orders", Scope::OrdersRead, list)
+        .route(Method::POST, "/v1/orders", Scope::OrdersWrite, create)
+        .route(Method::GET, "/v1/orders/{id}", Scope::OrdersRead, get_one)
+        .route(
+            Method::POST,
+            "/v1/orders/{id}/cancel",
+            Scope::OrdersWrite,
+            cancel,
         )
+        .with_state(orders.clone());
+    let admin = Routes::new(auth)
+        .route(
+            Method::GET,
+            chassis::backup::ROUTE,
+            Scope::OrdersAdmin,
+            backup,
+        )
+        .with_state((orders, Slot::default()));
+    api.merge(admin)
 }
 
 impl From<ServiceError> for ApiError {
@@ -248,4 +259,52 @@ pub async fn cancel(
         Cancel::Done(order) => JsonOut(order).into_response(),
         Cancel::InProgress(order) => (StatusCode::ACCEPTED, JsonOut(order)).into_response(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chassis::metrics::Metrics;
+    use prometheus_client::metrics::histogram::Histogram;
+
+    use super::*;
+    use crate::catalog::CatalogClient;
+    use crate::service::SagaConfig;
+    use crate::store::Store;
+    use crate::store::writer::Writer;
+
+    #[tokio::test]
+    async fn every_route_in_the_table_is_routed_and_guarded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let writer = Writer::start(&store, Histogram::new([1.0]));
+        // Never called: every request of this test stops at the auth guard.
+        let catalog =
+            CatalogClient::new("http://127.0.0.1:9", "unused-token", Duration::from_secs(1))
+                .unwrap();
+        let orders = Arc::new(Orders::new(
+            store,
+            writer,
+            catalog,
+            SagaConfig {
+                pending_timeout: Duration::from_secs(60),
+            },
+        ));
+        let auth = Auth::from_entries(Vec::new());
+        let routes = routes(orders, &auth);
+        assert_eq!(routes.table().entries().len(), 5);
+        let table = chassis::server::served_table(routes.table().clone());
+        let app = chassis::server::finish(
+            routes,
+            INFO,
+            Metrics::new(|_| {}),
+            Arc::new(|| (true, serde_json::Value::Null)),
+            BODY_LIMIT,
+        );
+        assert_eq!(
+            chassis::routes::check_served(app, &table).await,
+            Vec::<String>::new()
+        );
+    }
 }

@@ -96,7 +96,13 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
             (Err(e), _) | (_, Err(e)) => (false, serde_json::json!({ "error": e.to_string() })),
         },
     );
-    let app = chassis::server::finish(api::router(orders, &auth), metrics, ready, api::BODY_LIMIT);
+    let app = chassis::server::finish(
+        api::routes(orders, &auth),
+        api::INFO,
+        metrics,
+        ready,
+        api::BODY_LIMIT,
+    );
     let listener = chassis::server::bind(cli.listen).await?;
     chassis::server::serve(listener, app, chassis::server::shutdown_signal()).await?;
     tracing::info!("stopped");

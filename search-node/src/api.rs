@@ -4,13 +4,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json as JsonOut;
-use axum::Router;
 use axum::extract::State;
+use axum::http::Method;
 use axum::response::Response;
-use axum::routing::get;
 use chassis::backup::Slot;
 use chassis::extract::Query;
-use chassis::{ApiError, Auth, Scope};
+use chassis::routes::ApiInfo;
+use chassis::{ApiError, Auth, Routes, Scope};
 use contracts::search::{
     DEFAULT_SEARCH_LIMIT, DEFAULT_SEARCH_WAIT_MS, MAX_QUERY_CHARS, MAX_SEARCH_LIMIT,
     MAX_SEARCH_OFFSET, MAX_SEARCH_WAIT_MS, SearchHit, SearchResponse,
@@ -30,23 +30,36 @@ pub struct Search {
     pub state: Arc<FeedState>,
 }
 
-/// The `/v1` routes.
-pub fn router(search: Arc<Search>, auth: &Auth) -> Router {
+/// Largest request body: search takes none.
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// Title and version of the node's OpenAPI document.
+pub const INFO: ApiInfo = ApiInfo {
+    title: "search-node",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
+/// The `/v1` routes, each behind the scope it needs: the one table the router and the OpenAPI
+/// document are built from.
+pub fn routes(search: Arc<Search>, auth: &Auth) -> Routes {
     let index = search.index.clone();
-    Router::new()
+    let api = Routes::new(auth)
         .route(
+            Method::GET,
             "/v1/search",
-            auth.guard(Scope::SearchRead, get(search_products)),
+            Scope::SearchRead,
+            search_products,
         )
-        .with_state(search)
-        .merge(
-            Router::new()
-                .route(
-                    chassis::backup::ROUTE,
-                    auth.guard(Scope::SearchAdmin, get(backup)),
-                )
-                .with_state((index, Slot::default())),
+        .with_state(search);
+    let admin = Routes::new(auth)
+        .route(
+            Method::GET,
+            chassis::backup::ROUTE,
+            Scope::SearchAdmin,
+            backup,
         )
+        .with_state((index, Slot::default()));
+    api.merge(admin)
 }
 
 /// `GET /v1/admin/backup`: the index's last commit as an archive, streamed.
@@ -130,4 +143,33 @@ pub async fn search_products(
         indexed_seq,
         caught_up,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use chassis::metrics::Metrics;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn every_route_in_the_table_is_routed_and_guarded() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Arc::new(ProductIndex::open(dir.path()).unwrap());
+        let state = Arc::new(FeedState::new(None));
+        let auth = Auth::from_entries(Vec::new());
+        let routes = routes(Arc::new(Search { index, state }), &auth);
+        assert_eq!(routes.table().entries().len(), 2);
+        let table = chassis::server::served_table(routes.table().clone());
+        let app = chassis::server::finish(
+            routes,
+            INFO,
+            Metrics::new(|_| {}),
+            Arc::new(|| (true, serde_json::Value::Null)),
+            BODY_LIMIT,
+        );
+        assert_eq!(
+            chassis::routes::check_served(app, &table).await,
+            Vec::<String>::new()
+        );
+    }
 }

@@ -17,9 +17,6 @@ use search_node::follower::{self, CommitPolicy, FeedState};
 use search_node::index::ProductIndex;
 use search_node::metrics::SearchMetrics;
 
-/// Largest request body: search takes none.
-const BODY_LIMIT: usize = 16 * 1024;
-
 fn main() -> ExitCode {
     chassis::telemetry::init();
     let cli = Cli::parse();
@@ -115,10 +112,11 @@ async fn serve(
         )
     });
     let app = chassis::server::finish(
-        api::router(Arc::new(Search { index, state }), &auth),
+        api::routes(Arc::new(Search { index, state }), &auth),
+        api::INFO,
         metrics,
         ready,
-        BODY_LIMIT,
+        api::BODY_LIMIT,
     );
     let listener = chassis::server::bind(args.listen).await?;
     chassis::server::serve(listener, app, chassis::server::shutdown_signal()).await?;

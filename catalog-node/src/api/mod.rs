@@ -10,54 +10,108 @@ mod reservations;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::routing::{delete, get, patch, post, put};
+use axum::http::Method;
 use chassis::backup::Slot;
-use chassis::{Auth, Scope};
+use chassis::routes::ApiInfo;
+use chassis::{Auth, Routes, Scope};
 
 use crate::service::Catalog;
 
 /// Largest request body, in bytes: a full batch of ids or reservation items fits easily.
 pub const BODY_LIMIT: usize = 256 * 1024;
 
-/// The `/v1` routes, each behind the scope it needs.
-pub fn router(catalog: Arc<Catalog>, auth: &Auth) -> Router {
-    let read = |r| auth.guard(Scope::CatalogRead, r);
-    let write = |r| auth.guard(Scope::CatalogWrite, r);
-    let reserve = |r| auth.guard(Scope::CatalogReserve, r);
-    Router::new()
-        .route("/v1/products", read(get(products::list)))
-        .route("/v1/products:batchGet", read(post(products::batch_get)))
+/// Title and version of the node's OpenAPI document.
+pub const INFO: ApiInfo = ApiInfo {
+    title: "catalog-node",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
+/// The `/v1` routes, each behind the scope it needs: the one table the router and the OpenAPI
+/// document are built from.
+pub fn routes(catalog: Arc<Catalog>, auth: &Auth) -> Routes {
+    use Scope::{CatalogAdmin, CatalogFeed, CatalogRead, CatalogReserve, CatalogWrite};
+    const PRODUCT: &str = "/v1/products/{id}";
+    const RESERVATION: &str = "/v1/reservations/{id}";
+    let api = Routes::new(auth)
+        .route(Method::GET, "/v1/products", CatalogRead, products::list)
         .route(
-            "/v1/products/{id}",
-            read(get(products::get_one))
-                .merge(write(put(products::put_one)))
-                .merge(write(patch(products::patch_one)))
-                .merge(write(delete(products::delete_one))),
+            Method::POST,
+            "/v1/products:batchGet",
+            CatalogRead,
+            products::batch_get,
         )
+        .route(Method::GET, PRODUCT, CatalogRead, products::get_one)
+        .route(Method::PUT, PRODUCT, CatalogWrite, products::put_one)
+        .route(Method::PATCH, PRODUCT, CatalogWrite, products::patch_one)
+        .route(Method::DELETE, PRODUCT, CatalogWrite, products::delete_one)
         .route(
+            Method::PATCH,
             "/v1/products/{id}/stock",
-            write(patch(products::change_stock)),
-        )
-        .route("/v1/reservations", reserve(post(reservations::create)))
-        .route(
-            "/v1/reservations/{id}",
-            reserve(get(reservations::get_one)).merge(reserve(delete(reservations::release))),
+            CatalogWrite,
+            products::change_stock,
         )
         .route(
-            "/v1/events",
-            auth.guard(Scope::CatalogFeed, get(events::list)),
+            Method::POST,
+            "/v1/reservations",
+            CatalogReserve,
+            reservations::create,
         )
-        .with_state(catalog.clone())
-        .merge(
-            Router::new()
-                .route(
-                    chassis::backup::ROUTE,
-                    auth.guard(Scope::CatalogAdmin, get(admin::backup)),
-                )
-                .with_state(admin::Admin {
-                    catalog,
-                    slot: Slot::default(),
-                }),
+        .route(
+            Method::GET,
+            RESERVATION,
+            CatalogReserve,
+            reservations::get_one,
         )
+        .route(
+            Method::DELETE,
+            RESERVATION,
+            CatalogReserve,
+            reservations::release,
+        )
+        .route(Method::GET, "/v1/events", CatalogFeed, events::list)
+        .with_state(catalog.clone());
+    let admin = Routes::new(auth)
+        .route(
+            Method::GET,
+            chassis::backup::ROUTE,
+            CatalogAdmin,
+            admin::backup,
+        )
+        .with_state(admin::Admin {
+            catalog,
+            slot: Slot::default(),
+        });
+    api.merge(admin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::durability::Durability;
+    use crate::metrics::CatalogMetrics;
+    use crate::store::Store;
+    use chassis::metrics::Metrics;
+
+    #[tokio::test]
+    async fn every_route_in_the_table_is_routed_and_guarded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let durability = Durability::start(store.clone(), CatalogMetrics::default().flush).unwrap();
+        let catalog = Arc::new(Catalog::new(store, durability));
+        let auth = Auth::from_entries(Vec::new());
+        let routes = routes(catalog, &auth);
+        assert_eq!(routes.table().entries().len(), 12);
+        let table = chassis::server::served_table(routes.table().clone());
+        let app = chassis::server::finish(
+            routes,
+            INFO,
+            Metrics::new(|_| {}),
+            Arc::new(|| (true, serde_json::Value::Null)),
+            BODY_LIMIT,
+        );
+        assert_eq!(
+            chassis::routes::check_served(app, &table).await,
+            Vec::<String>::new()
+        );
+    }
 }
