@@ -18,6 +18,11 @@ pub enum FeedError {
     Unavailable(String),
 }
 
+/// How long past its `wait_ms` a long-poll may take before the catalog counts as silent. The
+/// catalog answers by `wait_ms` at the latest, so this only covers a page's transfer; a
+/// larger slack delays noticing a partition (and resuming after it heals) by as much.
+pub const LONG_POLL_SLACK: Duration = Duration::from_secs(2);
+
 /// Client of the catalog's feed.
 #[derive(Clone)]
 pub struct FeedClient {
@@ -76,7 +81,7 @@ impl FeedClient {
         let wait_ms = wait.as_millis();
         self.get(
             &format!("/v1/events?after={after}&limit={limit}&wait_ms={wait_ms}"),
-            wait + Duration::from_secs(10),
+            wait + LONG_POLL_SLACK,
         )
         .await
     }
