@@ -7,10 +7,13 @@
 //!   directly (no proxy in between), as in production.
 //! - `hung`: upstreams that accept connections and never answer, through [`Cable`]s (TCP
 //!   relays that can be cut), for the composer and for the nodes' own catalog clients.
+//! - `across_hosts`: catalog-node in its own network namespace behind a veth link that the
+//!   test takes down and up again (skipped with a message where namespaces are unavailable).
 //!
 //! See the "Fault isolation" section of docs/reliability.md.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod across_hosts;
 mod cable;
 mod catalog_stopped;
 mod hung;
