@@ -260,6 +260,11 @@ impl ProductIndex {
                 // A query the parser accepts can still ask for what the schema cannot do (e.g.
                 // `name:*` needs a fast field): that is the client's query, not our failure.
                 TantivyError::SchemaError(message) => IndexError::Query(message),
+                // `field:*` is parsed without checking the field exists (an escaped name such
+                // as `a\*:*` gets there); running it then names the field the query made up.
+                TantivyError::FieldNotFound(field) => {
+                    IndexError::Query(format!("no field {field:?} to search"))
+                }
                 other => IndexError::Tantivy(other),
             })?;
         if docs.iter().any(|(score, _)| !score.is_finite()) {
@@ -408,6 +413,18 @@ mod tests {
             index.search("name:(", None, 10, 0),
             Err(IndexError::Query(_))
         ));
+    }
+
+    #[test]
+    fn a_query_naming_no_field_is_the_clients_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = ProductIndex::open(dir.path()).unwrap();
+        for q in [" 1e999\\*:* ", "a\\*:*", "nofield:*"] {
+            assert!(
+                matches!(index.search(q, None, 10, 0), Err(IndexError::Query(_))),
+                "{q:?}"
+            );
+        }
     }
 
     /// Files of a commit whose documents are all deleted afterwards: gone after the next

@@ -15,6 +15,7 @@
 
 mod auth_matrix;
 mod bad_input;
+mod raw;
 
 use std::time::Duration;
 
@@ -292,11 +293,9 @@ impl Trio {
         let mut search_ready = self.search.node.client(None).get("/readyz").await.body;
         // Only what search-node's own store holds: the catalog side is compared above.
         let indexed = search_ready["details"]["indexed_seq"].take();
-        let metrics = search.get("/metrics").await.text;
-        let documents = metrics
-            .lines()
-            .find(|l| l.starts_with("search_documents "))
-            .map(str::to_owned);
+        // The documents, as a search matching every product's description finds them.
+        let mut documents = body(search.get("/v1/search?q=fine&limit=100").await);
+        documents["indexed_seq"].take();
         json!({
             "catalog_ready": self.catalog.node.client(None).get("/readyz").await.body["details"],
             "products": body(catalog.get("/v1/products?limit=1000").await),
@@ -307,7 +306,7 @@ impl Trio {
             "customer_orders": body(orders.get(&format!("/v1/orders?customer_id={CUSTOMER}&limit=200")).await),
             "order": body(orders.get(&format!("/v1/orders/{}", self.order_id)).await),
             "indexed_seq": indexed,
-            "search_documents": documents,
+            "search_hits": documents,
         })
     }
 
@@ -325,6 +324,22 @@ impl Trio {
     }
 }
 
+/// Panics, naming what changed, when two fingerprints differ.
+pub fn assert_unchanged(before: &Value, after: &Value) {
+    let changed: Vec<String> = before
+        .as_object()
+        .expect("a fingerprint")
+        .iter()
+        .filter(|(k, v)| after.get(k.as_str()) != Some(v))
+        .map(|(k, v)| format!("{k}: before {v}\n  after {}", after[k.as_str()]))
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "a store changed:\n{}",
+        changed.join("\n")
+    );
+}
+
 /// One operation of an OpenAPI document.
 #[derive(Debug, Clone)]
 pub struct Operation {
@@ -334,6 +349,8 @@ pub struct Operation {
     pub path: String,
     /// The scope it needs; `None` for an open route.
     pub scope: Option<String>,
+    /// Every method the document lists on this path.
+    pub path_methods: Vec<String>,
 }
 
 impl Operation {
@@ -384,6 +401,13 @@ pub async fn operations(base: &str) -> Vec<Operation> {
                 method: method.to_uppercase(),
                 path: path.clone(),
                 scope,
+                path_methods: item
+                    .as_object()
+                    .expect("path item")
+                    .keys()
+                    .filter(|k| *k != "parameters")
+                    .map(|k| k.to_uppercase())
+                    .collect(),
             });
         }
     }
