@@ -180,6 +180,16 @@ impl EdgeHost {
     /// Starts `edge-host` serving `component` with `vars` (`KEY=VALUE`) on an ephemeral port;
     /// waits until it listens and panics with its log if it does not.
     pub async fn start(component: &Path, vars: &[String], log: &Path) -> Self {
+        Self::start_with_env(component, vars, log, &[]).await
+    }
+
+    /// [`Self::start`] with `env` set in the host's environment.
+    pub async fn start_with_env(
+        component: &Path,
+        vars: &[String],
+        log: &Path,
+        env: &[(String, String)],
+    ) -> Self {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -198,6 +208,7 @@ impl EdgeHost {
             .env_remove("RUST_BACKTRACE")
             .env_remove("EDGE_LISTEN")
             .env_remove("EDGE_COMPONENT")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file))
@@ -233,6 +244,11 @@ impl EdgeHost {
     /// The host's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The process id while the host runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
     }
 
     /// Kills the host with SIGKILL.
@@ -349,6 +365,11 @@ impl ComposerSystem {
     /// Starts catalog-node with [`CATALOG_ROLES`], after importing the demo catalogue into
     /// its data directory when `demo`.
     pub async fn start_catalog(demo: bool) -> CatalogNode {
+        Self::start_catalog_with_env(demo, &[]).await
+    }
+
+    /// [`Self::start_catalog`] with `env` set in the node's environment.
+    pub async fn start_catalog_with_env(demo: bool, env: &[(String, String)]) -> CatalogNode {
         let dir = tempfile::tempdir().expect("tempdir");
         let callers = Callers::write(dir.path(), CATALOG_ROLES);
         let data = dir.path().join("data");
@@ -377,7 +398,8 @@ impl ComposerSystem {
             &data,
             &dir.path().join("catalog.log"),
             &["--callers", &callers_path],
-        );
+        )
+        .with_env(env);
         let node = Node::start(spec).await;
         CatalogNode { node, callers, dir }
     }

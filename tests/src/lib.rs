@@ -9,7 +9,7 @@ pub mod node;
 
 pub use callers::Callers;
 pub use http::Client;
-pub use node::{Node, NodeSpec, binary};
+pub use node::{Node, NodeSpec, binary, proc_status_kib, vm_rss_kib};
 
 use std::path::PathBuf;
 
@@ -77,5 +77,7 @@ pub mod search;
 
 pub use search::SearchSystem;
 pub mod composer;
+pub mod rng;
 
 pub use composer::{ComposerSystem, EdgeHost, ServerTiming};
+pub use rng::Rng;

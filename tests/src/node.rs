@@ -44,6 +44,8 @@ pub struct NodeSpec {
     pub listen: String,
     /// Where its standard error goes.
     pub log: PathBuf,
+    /// Environment variables set for the process, besides what it inherits.
+    pub env: Vec<(String, String)>,
 }
 
 impl NodeSpec {
@@ -55,7 +57,14 @@ impl NodeSpec {
             args: args.iter().map(|s| (*s).to_owned()).collect(),
             listen: "127.0.0.1:0".into(),
             log: log.to_owned(),
+            env: Vec::new(),
         }
+    }
+
+    /// The same spec with `env` set in the process's environment.
+    pub fn with_env(mut self, env: &[(String, String)]) -> Self {
+        self.env.extend_from_slice(env);
+        self
     }
 }
 
@@ -99,6 +108,7 @@ impl Node {
             .arg(&spec.data_dir)
             .args(&spec.args)
             .env("RUST_LOG", "info")
+            .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env_remove("RUST_BACKTRACE")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -189,4 +199,39 @@ impl Node {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.spec.log).unwrap_or_default()
     }
+
+    /// The process id while the node runs (`None` once killed or stopped).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+
+    /// Like [`Self::restart`], but reports a start that failed instead of panicking, so that
+    /// a caller can try again: after a kill, the port can be briefly taken by a client's
+    /// outgoing connection. On failure the node stays down.
+    pub async fn try_restart(&mut self) -> Result<(), StartFailure> {
+        self.kill9().await;
+        let again = Node::try_start(self.spec.clone()).await?;
+        *self = again;
+        Ok(())
+    }
+}
+
+/// The resident set size of process `pid` in KiB (`VmRSS` of `/proc/<pid>/status`); `None`
+/// when the process is gone or the platform has no procfs.
+pub fn vm_rss_kib(pid: u32) -> Option<u64> {
+    proc_status_kib(pid, "VmRSS")
+}
+
+/// A numeric field of `/proc/<pid>/status`, e.g. `RssAnon` (heap and stacks, in KiB),
+/// `RssFile` (pages of mapped files such as an mmapped index, in KiB) or `Threads`.
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|line| {
+        line.strip_prefix(field)?
+            .strip_prefix(':')?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
 }
