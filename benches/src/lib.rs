@@ -1,6 +1,10 @@
 //! Shared setup of the criterion benchmarks: starts the real release `catalog-node` on
 //! loopback with the demo catalogue imported, and gives the benches one keep-alive HTTP
 //! client, the callers' tokens, the demo ids and a small deterministic random generator.
+//!
+//! Native only: the package also builds for wasm32-wasip2, where only the composer bench's
+//! guest (`src/bin/compose_guest.rs`) is compiled and this library is empty.
+#![cfg(not(target_family = "wasm"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -302,4 +306,7 @@ impl FlushCounters {
     }
 }
 
+pub mod composer;
+pub mod estimates;
 pub mod system;
+pub mod wasm;
