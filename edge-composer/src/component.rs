@@ -24,8 +24,13 @@ use wasi::clocks::monotonic_clock;
 use crate::routes::{Route, RouteError, route};
 use crate::timing::Timing;
 
-/// Time budget of one upstream call, in milliseconds.
+/// Time budget of one upstream read, in milliseconds.
 const BUDGET_MS: u64 = 1500;
+
+/// Time budget of forwarding an order to order-node, in milliseconds. Placing an order costs
+/// order-node up to two catalog calls of 2 s each (batch read, reservation); giving up sooner
+/// would tell the client 503 about an order order-node goes on to store.
+const WRITE_BUDGET_MS: u64 = 5000;
 
 /// Where the upstreams are and how to authenticate, from Spin variables.
 struct Upstreams {
@@ -94,18 +99,25 @@ enum Upstream<T> {
 
 async fn within_budget<F: Future<Output = Result<Response, spin_sdk::http::SendError>>>(
     name: &str,
+    budget_ms: u64,
     call: F,
 ) -> Result<Response, String> {
-    let deadline = now_ns() + BUDGET_MS * 1_000_000;
+    let deadline = now_ns() + budget_ms * 1_000_000;
     match select(pin!(call), pin!(sleep_until(deadline))).await {
         Either::Left((Ok(response), _)) => Ok(response),
         Either::Left((Err(e), _)) => Err(format!("{name} unreachable: {e}")),
-        Either::Right(((), _)) => Err(format!("{name} did not answer within {BUDGET_MS} ms")),
+        Either::Right(((), _)) => Err(format!("{name} did not answer within {budget_ms} ms")),
     }
 }
 
 async fn call<T: DeserializeOwned>(name: &str, request: Request) -> Upstream<T> {
-    let response = match within_budget(name, spin_sdk::http::send::<_, Response>(request)).await {
+    let response = match within_budget(
+        name,
+        BUDGET_MS,
+        spin_sdk::http::send::<_, Response>(request),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => return Upstream::Failed(e),
     };
@@ -256,7 +268,12 @@ async fn search_route(up: &Upstreams, query: &str) -> Response {
         format!("{}/v1/search?{query}", up.search_url),
         &up.search_token,
     );
-    let response = within_budget("search", spin_sdk::http::send::<_, Response>(request)).await;
+    let response = within_budget(
+        "search",
+        BUDGET_MS,
+        spin_sdk::http::send::<_, Response>(request),
+    )
+    .await;
     timing.hop("search", ms_since(start), 1);
     let response = match response {
         Ok(r) => r,
@@ -305,7 +322,12 @@ async fn create_order_route(up: &Upstreams, req: &Request) -> Response {
         builder.header("idempotency-key", key);
     }
     let request = builder.body(req.body().to_vec()).build();
-    let response = within_budget("orders", spin_sdk::http::send::<_, Response>(request)).await;
+    let response = within_budget(
+        "orders",
+        WRITE_BUDGET_MS,
+        spin_sdk::http::send::<_, Response>(request),
+    )
+    .await;
     timing.hop("orders", ms_since(start), 1);
     match response {
         Ok(upstream) => {

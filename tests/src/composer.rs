@@ -51,8 +51,11 @@ pub fn composer_search_roles() -> Vec<(&'static str, &'static [&'static str])> {
     roles
 }
 
-/// The composer's time budget of one upstream call.
+/// The composer's time budget of one upstream read.
 pub const BUDGET: Duration = Duration::from_millis(1500);
+
+/// The composer's time budget of forwarding an order to order-node.
+pub const WRITE_BUDGET: Duration = Duration::from_millis(5000);
 
 /// The longest [`ComposerSystem::get_timed`] waits for an answer.
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(10);

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use reqwest::Method;
-use system_tests::composer::{BUDGET, ComposerSystem};
+use system_tests::composer::{BUDGET, ComposerSystem, WRITE_BUDGET};
 use system_tests::orders::order_body;
 use system_tests::search::search_path;
 use tokio::task::JoinHandle;
@@ -24,6 +24,22 @@ fn expect_given_up(what: &str, t: &Timed, status: u16, code: Option<&str>) {
     assert!(
         t.took >= BUDGET.mul_f64(0.9),
         "{what} answered after {:?}, before the budget of {BUDGET:?}: did it wait at all?",
+        t.took
+    );
+}
+
+/// Asserts that a placement through the composer was given up on after the write budget.
+fn expect_write_given_up(what: &str, t: &Timed) {
+    expect(
+        what,
+        t,
+        503,
+        Some("orders_unavailable"),
+        WRITE_BUDGET + Duration::from_secs(1),
+    );
+    assert!(
+        t.took >= WRITE_BUDGET.mul_f64(0.9),
+        "{what} answered after {:?}, before the write budget of {WRITE_BUDGET:?}",
         t.took
     );
 }
@@ -138,12 +154,7 @@ async fn a_hung_upstream_costs_the_composer_one_budget_and_nothing_more() {
         Some("orders_unavailable"),
     );
     let t = c.composer_place("cy", &[("iso-pan", 1)]).await;
-    expect_given_up(
-        "placing, order-node hung",
-        &t,
-        503,
-        Some("orders_unavailable"),
-    );
+    expect_write_given_up("placing, order-node hung", &t);
     let t = c.composer_get("composed search", &find).await;
     expect("composed search, order-node hung", &t, 200, None, FAST);
     assert_whole("composed search", &t.reply);
@@ -184,16 +195,17 @@ async fn a_hung_upstream_costs_the_composer_one_budget_and_nothing_more() {
     expect("health while 14 requests hang", &t, 200, None, FAST);
     for task in burst {
         let (what, t) = task.await.expect("task");
-        let code = if what == "composed search" {
-            "search_unavailable"
-        } else {
-            "orders_unavailable"
-        };
-        expect_given_up(what, &t, 503, Some(code));
+        match what {
+            "placing through the composer" => expect_write_given_up(what, &t),
+            "composed search" => expect_given_up(what, &t, 503, Some("search_unavailable")),
+            _ => expect_given_up(what, &t, 503, Some("orders_unavailable")),
+        }
     }
+    // The reads were given up on after one budget, the placements after the write budget,
+    // all concurrently.
     let wall = started.elapsed();
     assert!(
-        wall < COMPOSED_WITHIN,
+        wall < WRITE_BUDGET + Duration::from_secs(1),
         "14 concurrent requests took {wall:?}"
     );
     println!("14 concurrent requests with every upstream hung: {wall:?}");
@@ -223,7 +235,9 @@ async fn order_node_and_search_node_serve_reads_while_their_catalog_hangs() {
     let catalog = ComposerSystem::start_catalog(false).await;
     let base = catalog.node.base().to_owned();
     let cable = Cable::start(&base).await;
-    let c = Cluster::start_wired(catalog, base, &cable.base()).await;
+    let mut c = Cluster::start_wired(catalog, base.clone(), &cable.base()).await;
+    let urls = [base, c.orders.base().to_owned(), c.search.base().to_owned()];
+    c.host = Some(c.start_host(&urls, "edge-host.log").await);
     c.put("iso-bowl", "Isolation bowl isobowl", 50).await;
     c.put("iso-cup", "Isolation cup isocup", 50).await;
     let kept = c.place("dee", &[("iso-bowl", 2)]).await;
@@ -247,6 +261,23 @@ async fn order_node_and_search_node_serve_reads_while_their_catalog_hangs() {
                 Method::POST,
                 &url,
                 Some(&token),
+                Some(&body),
+                &[],
+            )
+            .await
+        })
+    };
+    // The same through the composer: it must wait for order-node's own verdict, not give up
+    // first and answer 503 for an order order-node might still store.
+    let composed = {
+        let url = format!("{}/v1/orders", c.composer());
+        let body = order_body("dee", &[("iso-bowl", 1)]);
+        tokio::spawn(async move {
+            timed(
+                "placing through the composer",
+                Method::POST,
+                &url,
+                None,
                 Some(&body),
                 &[],
             )
@@ -281,6 +312,14 @@ async fn order_node_and_search_node_serve_reads_while_their_catalog_hangs() {
     let t = placing.await.expect("task");
     expect(
         "placing, catalog hung",
+        &t,
+        503,
+        Some("catalog_unavailable"),
+        REFUSED_WITHIN,
+    );
+    let t = composed.await.expect("task");
+    expect(
+        "placing through the composer, catalog hung",
         &t,
         503,
         Some("catalog_unavailable"),
