@@ -243,7 +243,7 @@ async fn run(settings: Settings) -> Result<Vec<Measured>, String> {
 
     let mut results = Vec::new();
     for target in targets(&sys, &mut rng, &order.id) {
-        println!("\n==> {} {}", target.method, target.name);
+        println!("\n==> {}", target.name);
         match run_oha(&settings, &target).await {
             Ok(m) => {
                 println!(
