@@ -40,6 +40,9 @@ const RSS_GROWTH_LIMIT: f64 = 0.10;
 /// The last seconds of a phase whose memory samples give the phase's figure.
 const MEMORY_WINDOW: Duration = Duration::from_secs(5);
 
+/// How often the memory of every process is sampled.
+const MEMORY_SAMPLE_EVERY: Duration = Duration::from_millis(250);
+
 /// Customers the orders are spread over.
 const CUSTOMERS: u64 = 64;
 
@@ -464,15 +467,22 @@ async fn mixed_load_through_the_composer_has_no_errors_and_no_memory_growth() {
         .ok()
         .and_then(|s| s.parse().ok())
         .map_or(run, Duration::from_secs);
-    // glibc gives each thread that contends for malloc an arena of its own, up to 8 per
-    // core, and an arena keeps the memory freed into it. Under this load search-node's RSS
-    // then climbs to several times its working set without any leak in its code (see
-    // docs/reliability.md), which would hide a real leak behind allocator noise. The soak
-    // therefore caps the arenas at 2, as the deployment guide's static (musl) builds do not
-    // need; CAMPAIGN_MALLOC=glibc runs with glibc's defaults to show the difference.
+    // With glibc's defaults, RSS says more about the allocator than about the code: once a
+    // large block (search-node's indexing buffers, tens of MiB per commit) is freed, glibc
+    // raises its mmap threshold, so later blocks of that size come from the arenas and stay
+    // there when freed; and each contending thread gets an arena of its own (up to 8 per
+    // core). search-node's RSS then climbs to several times its working set without a leak
+    // in its code (see docs/reliability.md), which would hide a real leak. The soak fixes the
+    // thresholds at glibc's initial 128 KiB (large blocks are mapped and returned when freed)
+    // and caps the arenas at 2, so that RSS tracks live memory; CAMPAIGN_MALLOC=glibc runs
+    // with glibc's defaults instead.
     let env: Vec<(String, String)> = match std::env::var("CAMPAIGN_MALLOC").as_deref() {
         Ok("glibc") => Vec::new(),
-        _ => vec![("MALLOC_ARENA_MAX".into(), "2".into())],
+        _ => vec![
+            ("MALLOC_ARENA_MAX".into(), "2".into()),
+            ("MALLOC_MMAP_THRESHOLD_".into(), "131072".into()),
+            ("MALLOC_TRIM_THRESHOLD_".into(), "131072".into()),
+        ],
     };
     println!(
         "[soak] process environment: {}",
@@ -558,7 +568,7 @@ async fn mixed_load_through_the_composer_has_no_errors_and_no_memory_growth() {
     let mut measured: Option<(Instant, usize)> = None;
     let verbose = std::env::var_os("CAMPAIGN_VERBOSE").is_some();
     loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(MEMORY_SAMPLE_EVERY).await;
         let at = started.elapsed();
         if at >= warm_up && measured.is_none() {
             shared.measuring.store(true, Ordering::SeqCst);
