@@ -50,6 +50,20 @@ pub fn served_table(api: RouteTable) -> RouteTable {
     table
 }
 
+/// What [`crate::routes::check_served`] finds wrong when `api` is served as [`finish`] serves
+/// it (always ready, no metrics): the one check every node runs on its route table.
+pub async fn unserved(api: Routes, info: ApiInfo, body_limit: usize) -> Vec<String> {
+    let table = served_table(api.table().clone());
+    let app = finish(
+        api,
+        info,
+        Metrics::new(|_| {}),
+        Arc::new(|| (true, serde_json::Value::Null)),
+        body_limit,
+    );
+    crate::routes::check_served(app, &table).await
+}
+
 /// Adds `/healthz`, `/readyz`, `/metrics`, `/openapi.json` (generated from the route table,
 /// the open routes included), JSON fallbacks, the body limit and request metrics to a node's
 /// API routes.

@@ -265,7 +265,6 @@ pub async fn cancel(
 mod tests {
     use std::time::Duration;
 
-    use chassis::metrics::Metrics;
     use prometheus_client::metrics::histogram::Histogram;
 
     use super::*;
@@ -294,16 +293,8 @@ mod tests {
         let auth = Auth::from_entries(Vec::new());
         let routes = routes(orders, &auth);
         assert_eq!(routes.table().entries().len(), 5);
-        let table = chassis::server::served_table(routes.table().clone());
-        let app = chassis::server::finish(
-            routes,
-            INFO,
-            Metrics::new(|_| {}),
-            Arc::new(|| (true, serde_json::Value::Null)),
-            BODY_LIMIT,
-        );
         assert_eq!(
-            chassis::routes::check_served(app, &table).await,
+            chassis::server::unserved(routes, INFO, BODY_LIMIT).await,
             Vec::<String>::new()
         );
     }

@@ -147,7 +147,6 @@ pub async fn search_products(
 
 #[cfg(test)]
 mod tests {
-    use chassis::metrics::Metrics;
 
     use super::*;
 
@@ -159,16 +158,8 @@ mod tests {
         let auth = Auth::from_entries(Vec::new());
         let routes = routes(Arc::new(Search { index, state }), &auth);
         assert_eq!(routes.table().entries().len(), 2);
-        let table = chassis::server::served_table(routes.table().clone());
-        let app = chassis::server::finish(
-            routes,
-            INFO,
-            Metrics::new(|_| {}),
-            Arc::new(|| (true, serde_json::Value::Null)),
-            BODY_LIMIT,
-        );
         assert_eq!(
-            chassis::routes::check_served(app, &table).await,
+            chassis::server::unserved(routes, INFO, BODY_LIMIT).await,
             Vec::<String>::new()
         );
     }

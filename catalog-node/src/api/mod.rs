@@ -90,7 +90,6 @@ mod tests {
     use crate::durability::Durability;
     use crate::metrics::CatalogMetrics;
     use crate::store::Store;
-    use chassis::metrics::Metrics;
 
     #[tokio::test]
     async fn every_route_in_the_table_is_routed_and_guarded() {
@@ -101,16 +100,8 @@ mod tests {
         let auth = Auth::from_entries(Vec::new());
         let routes = routes(catalog, &auth);
         assert_eq!(routes.table().entries().len(), 12);
-        let table = chassis::server::served_table(routes.table().clone());
-        let app = chassis::server::finish(
-            routes,
-            INFO,
-            Metrics::new(|_| {}),
-            Arc::new(|| (true, serde_json::Value::Null)),
-            BODY_LIMIT,
-        );
         assert_eq!(
-            chassis::routes::check_served(app, &table).await,
+            chassis::server::unserved(routes, INFO, BODY_LIMIT).await,
             Vec::<String>::new()
         );
     }
