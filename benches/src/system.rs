@@ -144,15 +144,9 @@ impl OrderBench {
             binary("order-node"),
             &dir.path().join("orders-data"),
             &dir.path().join("orders.log"),
-            &[
-                "--callers",
-                &callers_path,
-                "--catalog-url",
-                &fx.base,
-                "--catalog-token",
-                &catalog_token,
-            ],
-        );
+            &["--callers", &callers_path, "--catalog-url", &fx.base],
+        )
+        .with_catalog_token(&catalog_token);
         let node = Node::start(spec).await;
         let base = node.base().trim_end_matches('/').to_owned();
         assert!(
@@ -297,12 +291,11 @@ impl SearchBench {
                 &callers_path,
                 "--catalog-url",
                 &fx.base,
-                "--catalog-token",
-                &catalog_token,
                 "--commit-delay-ms",
                 &delay,
             ],
-        );
+        )
+        .with_catalog_token(&catalog_token);
         let node = Node::start(spec).await;
         let base = node.base().trim_end_matches('/').to_owned();
         assert!(

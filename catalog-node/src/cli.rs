@@ -60,9 +60,14 @@ pub struct BackupArgs {
     )]
     pub url: String,
 
-    /// Bearer token with the catalog:admin scope.
-    #[arg(long, env = "CATALOG_BACKUP_TOKEN", hide_env_values = true)]
-    pub token: String,
+    /// File holding a bearer token with the catalog:admin scope; the token may instead be in
+    /// CATALOG_BACKUP_TOKEN.
+    #[arg(long, env = "CATALOG_BACKUP_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Refused with a message saying where the token goes instead.
+    #[arg(long, hide = true)]
+    pub token: Option<String>,
 
     /// File to write; it appears only once the whole archive has arrived and been verified.
     #[arg(long, env = "CATALOG_BACKUP_OUT")]
@@ -98,11 +103,22 @@ pub struct ServeArgs {
     #[arg(long, env = "CATALOG_ALLOW_ANONYMOUS")]
     pub allow_anonymous: bool,
 
+    /// Connection and request limits.
+    #[command(flatten)]
+    pub limits: chassis::limits::HttpLimits,
+
     /// How long the change feed keeps delete events, in hours. A consumer whose cursor is
     /// older must bootstrap again from GET /v1/products (it gets 410 cursor_expired).
     #[arg(long, env = "CATALOG_TOMBSTONE_RETENTION_HOURS", default_value_t = 168)]
     pub tombstone_retention_hours: u64,
 }
+
+/// Where `backup`'s token may come from.
+pub const BACKUP_TOKEN: chassis::secret::SecretSource<'static> = chassis::secret::SecretSource {
+    what: "the backup token",
+    flag: "--token",
+    env: "CATALOG_BACKUP_TOKEN",
+};
 
 #[cfg(test)]
 mod tests {

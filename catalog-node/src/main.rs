@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use catalog_node::api;
 use catalog_node::backup::{self, CatalogRestore};
-use catalog_node::cli::{Cli, Command, ServeArgs};
+use catalog_node::cli::{BACKUP_TOKEN, Cli, Command, ServeArgs};
 use catalog_node::durability::Durability;
 use catalog_node::metrics::CatalogMetrics;
 use catalog_node::service::Catalog;
@@ -36,9 +36,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Backup(args)) => {
+            let token = BACKUP_TOKEN
+                .read(args.token_file.as_deref(), args.token.as_deref())?
+                .context(
+                    "a token with catalog:admin is required: --token-file or CATALOG_BACKUP_TOKEN",
+                )?;
             let summary = runtime()?.block_on(chassis::backup::fetch(
                 &args.url,
-                &args.token,
+                &token,
                 &args.out,
                 backup::KIND,
             ))?;
@@ -86,15 +91,22 @@ async fn serve(data_dir: std::path::PathBuf, args: ServeArgs) -> anyhow::Result<
         Ok(status) => (true, serde_json::to_value(status).unwrap_or_default()),
         Err(e) => (false, serde_json::json!({ "error": e.to_string() })),
     });
-    let app = chassis::server::finish(
+    let app = chassis::server::finish_with(
         api::routes(catalog, &auth),
         api::INFO,
         metrics,
         ready,
         api::BODY_LIMIT,
+        &args.limits,
     );
     let listener = chassis::server::bind(args.listen).await?;
-    chassis::server::serve(listener, app, chassis::server::shutdown_signal()).await?;
+    chassis::server::serve(
+        listener,
+        app,
+        &args.limits,
+        chassis::server::shutdown_signal(),
+    )
+    .await?;
     store.flush().context("final flush")?;
     tracing::info!("stopped");
     Ok(())

@@ -617,6 +617,66 @@ mod tests {
         ));
     }
 
+    /// A small archive of every entry kind, for the damage campaign below.
+    fn small_sample() -> Vec<u8> {
+        let mut w = ArchiveWriter::new(Vec::new(), header("orders")).unwrap();
+        for i in 0..20u32 {
+            w.record(b"orders", &i.to_be_bytes(), format!("order {i}").as_bytes())
+                .unwrap();
+        }
+        let file: Vec<u8> = (0..3000).map(|i| (i % 251) as u8).collect();
+        w.file("orders.redb", &file[..]).unwrap();
+        w.finish().unwrap().0
+    }
+
+    /// 10,000 randomly damaged archives (flipped, overwritten, inserted and removed bytes,
+    /// truncation, huge length prefixes): every one is refused with an error, none aborts
+    /// the process or allocates what a damaged length claims.
+    #[test]
+    fn randomly_damaged_archives_are_refused_never_aborted() {
+        let good = small_sample();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let cases = std::env::var("ARCHIVE_DAMAGE_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000);
+        for case in 0..cases {
+            let mut bad = good.clone();
+            for _ in 0..=(next() % 3) {
+                let at = (next() as usize) % bad.len().max(1);
+                match next() % 6 {
+                    0 => bad[at] ^= 1 << (next() % 8),
+                    1 => bad[at] = next() as u8,
+                    2 => bad.truncate(at),
+                    3 => bad.insert(at, next() as u8),
+                    4 => {
+                        bad.remove(at.min(bad.len().saturating_sub(1)));
+                    }
+                    _ => {
+                        // A length prefix claiming far more than there is.
+                        let end = (at + 4).min(bad.len());
+                        let huge = (next() as u32 | 0x8000_0000).to_le_bytes();
+                        let n = end - at;
+                        bad[at..end].copy_from_slice(&huge[..n]);
+                    }
+                }
+                if bad.is_empty() {
+                    break;
+                }
+            }
+            match read_all(&bad, "orders") {
+                Ok(_) => assert_eq!(bad, good, "case {case}: damage went unnoticed"),
+                Err(e) => assert!(!e.to_string().is_empty(), "case {case}"),
+            }
+        }
+    }
+
     #[test]
     fn file_names_must_be_plain() {
         for bad in [

@@ -24,6 +24,10 @@ use crate::error::ApiError;
 
 /// The route every node serves its backup on.
 pub const ROUTE: &str = "/v1/admin/backup";
+
+/// How long a node may take to stage a backup before it starts streaming it: copying a large
+/// store takes far longer than an ordinary request may.
+pub const STAGE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 /// Bytes read from the staged archive per body chunk.
 const BODY_CHUNK: usize = 256 * 1024;
 

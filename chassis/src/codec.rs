@@ -65,6 +65,21 @@ fn config() -> bincode::config::Configuration {
     bincode::config::standard()
 }
 
+/// The most memory one decoded value may claim: twice the largest archive frame, far above
+/// any record a node stores. Without a limit bincode believes a damaged length prefix and
+/// asks the allocator for exabytes, which aborts the process instead of failing the read.
+pub const DECODE_LIMIT: usize = 32 * 1024 * 1024;
+
+type LimitedConfig = bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<DECODE_LIMIT>,
+>;
+
+fn decode_config() -> LimitedConfig {
+    bincode::config::standard().with_limit::<DECODE_LIMIT>()
+}
+
 /// Encodes `value` as its schema tag followed by its bincode bytes.
 pub fn encode<T: Record>(value: &T) -> Result<Vec<u8>, CodecError> {
     let mut out = vec![T::SCHEMA];
@@ -95,7 +110,7 @@ pub fn decode<T: Record>(bytes: &[u8]) -> Result<T, CodecError> {
         });
     }
     let (value, read) =
-        bincode::decode_from_slice(body, config()).map_err(|source| CodecError::Decode {
+        bincode::decode_from_slice(body, decode_config()).map_err(|source| CodecError::Decode {
             kind: T::KIND,
             source,
         })?;
@@ -138,6 +153,37 @@ mod tests {
         let bytes = encode(&s).unwrap();
         assert_eq!(schema_of(&bytes), Some(7));
         assert_eq!(decode::<Sample>(&bytes).unwrap(), s);
+    }
+
+    #[derive(Debug, PartialEq, Encode, Decode)]
+    struct Blob(Vec<u8>);
+    impl Record for Blob {
+        const SCHEMA: u8 = 9;
+        const KIND: &'static str = "blob";
+    }
+
+    #[test]
+    fn a_damaged_length_is_an_error_not_an_allocation() {
+        // Tag, then a varint claiming 2^63 bytes of vector, and nothing behind it.
+        let mut bytes = vec![9u8, 0xFD];
+        bytes.extend_from_slice(&(1u64 << 63).to_le_bytes());
+        assert!(matches!(
+            decode::<Blob>(&bytes),
+            Err(CodecError::Decode { .. })
+        ));
+        // Every single-byte damage of a real value decodes or fails; none aborts.
+        let good = encode(&Sample {
+            a: 1 << 40,
+            b: "a product name".into(),
+        })
+        .unwrap();
+        for i in 0..good.len() {
+            for flip in [0x01u8, 0x80, 0xFF] {
+                let mut bad = good.clone();
+                bad[i] ^= flip;
+                let _ = decode::<Sample>(&bad);
+            }
+        }
     }
 
     #[test]

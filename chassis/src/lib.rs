@@ -13,11 +13,15 @@ pub mod backup;
 pub mod callers;
 pub mod clock;
 pub mod codec;
+pub mod conn;
 pub mod datadir;
 pub mod error;
 pub mod extract;
+pub mod guard;
+pub mod limits;
 pub mod metrics;
 pub mod routes;
+pub mod secret;
 pub mod server;
 pub mod telemetry;
 

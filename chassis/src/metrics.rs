@@ -91,18 +91,37 @@ impl Metrics {
     }
 }
 
-/// Middleware recording every request under its matched route (never the raw path, which
-/// would let clients grow the label set without bound).
+/// The method as a label: one of the standard methods, or `other`. Clients choose the method
+/// freely (any token is valid HTTP), so labelling by it verbatim would let them grow the
+/// label set, and the node's memory, without bound.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
+/// Middleware recording every request under a closed set of labels: its method (see
+/// [`method_label`]) and its matched route, never the raw path.
 pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
     metrics.observe(
-        &method,
+        method,
         &route,
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),

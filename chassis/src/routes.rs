@@ -46,6 +46,9 @@ impl RouteEntry {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RouteTable {
     entries: Vec<RouteEntry>,
+    // Routes that may hold a request open longer than the ordinary request timeout, with the
+    // longest they may take.
+    time_limits: Vec<(&'static str, std::time::Duration)>,
 }
 
 /// Title and version of the OpenAPI document.
@@ -61,6 +64,15 @@ impl RouteTable {
     /// The routes in the order they were added.
     pub fn entries(&self) -> &[RouteEntry] {
         &self.entries
+    }
+
+    /// How long a request to the route at `path` may take, if the route has a limit of its
+    /// own; ordinary routes get the server's request timeout.
+    pub fn time_limit(&self, path: &str) -> Option<std::time::Duration> {
+        self.time_limits
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(_, ceiling)| *ceiling)
     }
 
     /// Adds an open route (no token needed), e.g. one of the operational routes.
@@ -247,6 +259,15 @@ where
     pub fn merge(mut self, other: Routes<S>) -> Self {
         self.router = self.router.merge(other.router);
         self.table.entries.extend(other.table.entries);
+        self.table.time_limits.extend(other.table.time_limits);
+        self
+    }
+
+    /// Gives the route at `path` its own time limit instead of the server's request timeout:
+    /// a long-poll's longest documented wait plus the time to answer, or the time a backup
+    /// may take to stage.
+    pub fn time_limit(mut self, path: &'static str, limit: std::time::Duration) -> Self {
+        self.table.time_limits.push((path, limit));
         self
     }
 

@@ -14,7 +14,12 @@ use axum::{Json, middleware};
 use thiserror::Error;
 use tokio::net::TcpListener;
 
+use tokio::sync::Semaphore;
+
+use crate::conn::{self, ConnLimits};
 use crate::error;
+use crate::guard::{self, TimeLimits};
+use crate::limits::HttpLimits;
 use crate::metrics::{self, Metrics};
 use crate::routes::{ApiInfo, OPENAPI_ROUTE, RouteTable, Routes};
 
@@ -64,9 +69,7 @@ pub async fn unserved(api: Routes, info: ApiInfo, body_limit: usize) -> Vec<Stri
     crate::routes::check_served(app, &table).await
 }
 
-/// Adds `/healthz`, `/readyz`, `/metrics`, `/openapi.json` (generated from the route table,
-/// the open routes included), JSON fallbacks, the body limit and request metrics to a node's
-/// API routes.
+/// [`finish_with`] under the default [`HttpLimits`].
 pub fn finish(
     api: Routes,
     info: ApiInfo,
@@ -74,7 +77,38 @@ pub fn finish(
     ready: Readiness,
     body_limit: usize,
 ) -> Router {
+    finish_with(
+        api,
+        info,
+        metrics,
+        ready,
+        body_limit,
+        &HttpLimits::default(),
+    )
+}
+
+/// Adds `/healthz`, `/readyz`, `/metrics`, `/openapi.json` (generated from the route table,
+/// the open routes included), JSON fallbacks, the body limit and request metrics to a node's
+/// API routes, and puts the API routes behind the request time limits and the concurrency
+/// limit of `limits`. The operational routes are not shed: an orchestrator probing a busy
+/// node must still hear that it is alive.
+pub fn finish_with(
+    api: Routes,
+    info: ApiInfo,
+    metrics: Metrics,
+    ready: Readiness,
+    body_limit: usize,
+    limits: &HttpLimits,
+) -> Router {
     let (api, table) = api.into_parts();
+    let time_limits = Arc::new(TimeLimits::new(limits.request_timeout(), table.clone()));
+    let slots = Arc::new(Semaphore::new(limits.max_in_flight()));
+    let api = api
+        .route_layer(middleware::from_fn_with_state(
+            time_limits,
+            guard::time_limit,
+        ))
+        .route_layer(middleware::from_fn_with_state(slots, guard::shed));
     let table = served_table(table);
     // Rendered once: the table does not change while the node runs.
     let openapi = axum::body::Bytes::from(table.openapi(info).to_string());
@@ -130,6 +164,10 @@ pub fn finish(
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(
+            body_limit,
+            guard::declared_length,
+        ))
         .layer(middleware::from_fn_with_state(metrics, metrics::track))
 }
 
@@ -140,25 +178,30 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
         .map_err(|source| ServeError::Bind { addr, source })
 }
 
-/// Serves `app` until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves `app` under the connection limits of `limits` until `shutdown` resolves, then
+/// lets in-flight requests finish.
 ///
 /// Prints `listening on http://ADDR` on standard output once bound, so that whoever started
 /// the node on port 0 learns the port.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    limits: &HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    announce(&listener)?;
+    let service = hyper_util::service::TowerToHyperService::new(app);
+    conn::serve_connections(listener, ConnLimits::from_http(limits), service, shutdown).await;
+    Ok(())
+}
+
+/// Logs the bound address and prints `listening on http://ADDR` on standard output.
+pub fn announce(listener: &TcpListener) -> Result<(), ServeError> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "listening");
-    {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on http://{addr}")?;
-        stdout.flush()?;
-    }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on http://{addr}")?;
+    stdout.flush()?;
     Ok(())
 }
 

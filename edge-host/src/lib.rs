@@ -5,5 +5,6 @@
 
 pub mod outbound;
 pub mod server;
+pub mod sources;
 pub mod state;
 pub mod vars;

@@ -5,14 +5,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use chassis::limits::HttpLimits;
 use clap::Parser;
-use edge_host::server::{Host, serve};
+use edge_host::server::{EdgeLimits, Host, serve};
+use edge_host::sources;
 use edge_host::vars::Variables;
 
 /// edge-host: serves the edge composer's .wasm with embedded wasmtime, as Spin would.
 ///
 /// Implements the wasi:http 0.2 proxy world (plus the WASI CLI interfaces), Spin's variables
-/// interface (from --var), and Spin's outbound allow-list: the component may call only the
+/// interface (from --var, --var-file and EDGE_VAR_* variables), and Spin's outbound allow-list: the component may call only the
 /// hosts named by the *_url variables.
 #[derive(Debug, Parser)]
 #[command(name = "edge-host", version, about, long_about)]
@@ -25,10 +27,33 @@ struct Cli {
     #[arg(long, env = "EDGE_COMPONENT")]
     component: PathBuf,
 
-    /// A variable for the component, KEY=VALUE; give catalog_url, catalog_token, orders_url,
-    /// orders_token, search_url and search_token.
+    /// A variable for the component, KEY=VALUE: catalog_url, orders_url, search_url. The
+    /// tokens (catalog_token, orders_token, search_token) are secrets and are refused here:
+    /// give them in --var-file or as EDGE_VAR_CATALOG_TOKEN and so on.
     #[arg(long = "var", value_name = "KEY=VALUE")]
     vars: Vec<String>,
+
+    /// A file of KEY=VALUE lines (# comments allowed), read before the environment and --var.
+    #[arg(long, env = "EDGE_VAR_FILE")]
+    var_file: Option<PathBuf>,
+
+    /// Largest request body, in bytes; larger ones get 413 before the component runs.
+    #[arg(long, env = "EDGE_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
+    max_body_bytes: usize,
+
+    /// Component instances running at once at most; requests beyond get 503 and Retry-After.
+    #[arg(long, env = "EDGE_MAX_INSTANCES", default_value_t = 128)]
+    max_instances: usize,
+
+    /// Linear memory of one instance at most, in MiB; an instance asking for more is stopped
+    /// and its request answered 503.
+    #[arg(long, env = "EDGE_INSTANCE_MEMORY_MIB", default_value_t = 64)]
+    instance_memory_mib: usize,
+
+    /// Connection and request limits; the request timeout is also each instance's deadline
+    /// (504 past it).
+    #[command(flatten)]
+    limits: HttpLimits,
 }
 
 fn main() -> ExitCode {
@@ -38,8 +63,15 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let variables = Variables::parse(&cli.vars)?;
-    let host = Host::load(&cli.component, variables)?;
+    let pairs = sources::collect(&cli.vars, cli.var_file.as_deref(), std::env::vars())?;
+    let variables = Variables::parse(&pairs)?;
+    let limits = EdgeLimits {
+        max_body: cli.max_body_bytes,
+        max_instances: cli.max_instances,
+        instance_memory: cli.instance_memory_mib.saturating_mul(1024 * 1024),
+        deadline: cli.limits.request_timeout(),
+    };
+    let host = Host::load(&cli.component, variables, limits)?;
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await
         .with_context(|| {
@@ -48,7 +80,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 cli.listen
             )
         })?;
-    serve(host, listener, chassis::server::shutdown_signal()).await
+    serve(
+        host,
+        listener,
+        &cli.limits,
+        chassis::server::shutdown_signal(),
+    )
+    .await
 }
 
 #[cfg(test)]

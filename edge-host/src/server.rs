@@ -1,16 +1,23 @@
-//! Loading the component once and serving each HTTP request with a cheap new instance.
+//! Loading the component once and serving each HTTP request with a cheap new instance,
+//! within limits: a request body is read only up to its limit before the guest sees it, each
+//! instance gets a memory cap and a deadline, and instances beyond a cap are refused rather
+//! than queued. Connections are accepted under the same limits as the nodes'.
 
-use std::net::SocketAddr;
+use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use hyper::server::conn::http1;
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Engine, Store};
+use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi_http::WasiHttpView;
-use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -19,17 +26,40 @@ use crate::outbound::{AllowList, Hooks};
 use crate::state::State;
 use crate::vars::{self, Variables};
 
+/// What one request may cost the host.
+#[derive(Debug, Clone, Copy)]
+pub struct EdgeLimits {
+    /// Largest request body, in bytes.
+    pub max_body: usize,
+    /// Instances running at once at most.
+    pub max_instances: usize,
+    /// Linear memory of one instance at most, in bytes.
+    pub instance_memory: usize,
+    /// Time one instance may run, streaming its answer included.
+    pub deadline: Duration,
+}
+
+/// How often the engine's epoch advances: the granularity of the instance deadline.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
 /// The component, pre-instantiated, and what each instance gets.
 pub struct Host {
     pre: ProxyPre<State>,
     variables: Variables,
     allow: AllowList,
+    limits: EdgeLimits,
+    instances: Arc<Semaphore>,
 }
 
 impl Host {
     /// Compiles and links the component at `path`.
-    pub fn load(path: &Path, variables: Variables) -> anyhow::Result<Self> {
-        let engine = Engine::default();
+    pub fn load(path: &Path, variables: Variables, limits: EdgeLimits) -> anyhow::Result<Self> {
+        let mut config = Config::new();
+        // A guest stuck in a loop never yields to the host: only an epoch check inside the
+        // guest's own code can stop it.
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config)?;
+        start_epoch_ticker(&engine);
         let component = Component::from_file(&engine, path)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("cannot load the component {}", path.display()))?;
@@ -46,75 +76,234 @@ impl Host {
             pre,
             variables,
             allow,
+            limits,
+            instances: Arc::new(Semaphore::new(limits.max_instances.max(1))),
         })
     }
 
+    /// Answers one request; every failure becomes an answer, never a dropped connection.
     async fn handle(
         self: Arc<Self>,
-        request: hyper::Request<hyper::body::Incoming>,
-    ) -> anyhow::Result<hyper::Response<HyperOutgoingBody>> {
+        request: hyper::Request<Incoming>,
+    ) -> Result<hyper::Response<HyperOutgoingBody>, Infallible> {
+        Ok(match self.admit(request).await {
+            Ok(response) => response,
+            Err(refusal) => refusal.into_response(),
+        })
+    }
+
+    async fn admit(
+        self: Arc<Self>,
+        request: hyper::Request<Incoming>,
+    ) -> Result<hyper::Response<HyperOutgoingBody>, Refusal> {
+        let Ok(permit) = self.instances.clone().try_acquire_owned() else {
+            return Err(Refusal::Overloaded);
+        };
+        let request = self.buffered(request).await?;
         let hooks = Hooks {
             allow: self.allow.clone(),
         };
-        let mut store = Store::new(self.pre.engine(), State::new(self.variables.clone(), hooks));
+        let mut store = Store::new(
+            self.pre.engine(),
+            State::new(self.variables.clone(), hooks, self.limits.instance_memory),
+        );
+        store.limiter(|state| state.limits());
+        let ticks = u64::try_from(self.limits.deadline.as_millis() / EPOCH_TICK.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        store.set_epoch_deadline(ticks);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let request = store
             .data_mut()
             .http()
-            .new_incoming_request(Scheme::Http, request)?;
-        let out = store.data_mut().http().new_response_outparam(sender)?;
+            .new_incoming_request(Scheme::Http, request)
+            .map_err(Refusal::host)?;
+        let out = store
+            .data_mut()
+            .http()
+            .new_response_outparam(sender)
+            .map_err(Refusal::host)?;
         let pre = self.pre.clone();
-        // The guest may keep running (streaming the body) after it has sent the head.
+        let deadline = self.limits.deadline;
+        // The guest may keep running (streaming the body) after it has sent the head; the
+        // permit stays with it until it ends, and the deadline bounds it even while it waits
+        // on the host.
         let task = tokio::task::spawn(async move {
-            let proxy = pre.instantiate_async(&mut store).await?;
-            proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, request, out)
-                .await
+            let run = async {
+                let proxy = pre.instantiate_async(&mut store).await?;
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, request, out)
+                    .await
+            };
+            let result = tokio::time::timeout(deadline, run).await;
+            drop(permit);
+            match result {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_)) if store.data().memory_refused() => Err(Refusal::Memory),
+                Ok(Err(e)) => Err(Refusal::from_guest(e)),
+                Err(_) => Err(Refusal::Deadline),
+            }
         });
-        match receiver.await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(e)) => Err(e.into()),
+        match tokio::time::timeout(deadline, receiver).await {
+            Ok(Ok(Ok(response))) => Ok(response),
+            Ok(Ok(Err(e))) => Err(Refusal::host(e)),
+            Ok(Err(_)) => Err(match task.await {
+                Ok(Ok(())) => Refusal::host("the component never set a response"),
+                Ok(Err(refusal)) => refusal,
+                Err(e) => Refusal::host(e),
+            }),
             Err(_) => {
-                let error = match task.await {
-                    Ok(Ok(())) => anyhow::anyhow!("the component never set a response"),
-                    Ok(Err(e)) => e.into(),
-                    Err(e) => e.into(),
-                };
-                Err(error.context("the component failed before answering"))
+                task.abort();
+                Err(Refusal::Deadline)
             }
         }
     }
+
+    /// The request with its body read into memory, refused with 413 past the limit: from its
+    /// `Content-Length` before a byte is read, or as soon as a chunked body passes it.
+    async fn buffered(
+        &self,
+        request: hyper::Request<Incoming>,
+    ) -> Result<hyper::Request<Full<Bytes>>, Refusal> {
+        let limit = self.limits.max_body;
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX)) {
+            return Err(Refusal::TooLarge(limit));
+        }
+        let (parts, body) = request.into_parts();
+        let bytes = Limited::new(body, limit)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.downcast_ref::<LengthLimitError>().is_some() {
+                    Refusal::TooLarge(limit)
+                } else {
+                    Refusal::BadBody(e.to_string())
+                }
+            })?
+            .to_bytes();
+        Ok(hyper::Request::from_parts(parts, Full::new(bytes)))
+    }
 }
 
-/// Serves `host` on `listener` until `shutdown` resolves.
+/// Advances the engine's epoch every [`EPOCH_TICK`] for as long as the engine lives.
+fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    let spawned = std::thread::Builder::new()
+        .name("epoch-ticker".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        });
+    if let Err(e) = spawned {
+        // Without the ticker the deadline still holds for guests waiting on the host.
+        tracing::error!(error = %e, "cannot start the epoch ticker; instance deadlines only bound waits");
+    }
+}
+
+/// Why the host answered instead of the component.
+#[derive(Debug)]
+enum Refusal {
+    Overloaded,
+    TooLarge(usize),
+    BadBody(String),
+    Deadline,
+    Memory,
+    Host(String),
+}
+
+impl Refusal {
+    fn host(error: impl std::fmt::Debug) -> Self {
+        Self::Host(format!("{error:?}"))
+    }
+
+    fn from_guest(error: wasmtime::Error) -> Self {
+        match error.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => Self::Deadline,
+            _ => Self::host(error),
+        }
+    }
+
+    fn into_response(self) -> hyper::Response<HyperOutgoingBody> {
+        let (status, code, message) = match self {
+            Self::Overloaded => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "the edge is running as many requests as it may; retry shortly".to_owned(),
+            ),
+            Self::TooLarge(limit) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body is larger than the {limit} bytes accepted"),
+            ),
+            Self::BadBody(e) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!("the request body could not be read: {e}"),
+            ),
+            Self::Deadline => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "deadline_exceeded",
+                "the request did not finish within the edge's deadline".to_owned(),
+            ),
+            Self::Memory => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "memory_limit",
+                "the request needed more memory than an instance may have".to_owned(),
+            ),
+            Self::Host(e) => {
+                tracing::error!(error = %e, "the component failed before answering");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "composer_failed",
+                    "the composer failed before answering".to_owned(),
+                )
+            }
+        };
+        let body = serde_json::json!({ "error": { "code": code, "message": message } });
+        let mut response = hyper::Response::new(
+            Full::new(Bytes::from(body.to_string()))
+                .map_err(wasmtime_wasi_http::Error::from)
+                .boxed_unsync(),
+        );
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+/// Serves `host` on `listener` under the connection limits until `shutdown` resolves.
 pub async fn serve(
     host: Host,
     listener: TcpListener,
+    limits: &chassis::limits::HttpLimits,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let addr: SocketAddr = listener.local_addr()?;
-    println!("listening on http://{addr}");
-    tracing::info!(%addr, "serving the component");
+    chassis::server::announce(&listener)?;
     let host = Arc::new(host);
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => accepted?,
-            () = &mut shutdown => break,
-        };
-        let host = host.clone();
-        tokio::task::spawn(async move {
-            let service = hyper::service::service_fn(move |req| host.clone().handle(req));
-            if let Err(e) = http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
-    }
+    let service = hyper::service::service_fn(move |request| host.clone().handle(request));
+    chassis::conn::serve_connections(
+        listener,
+        chassis::conn::ConnLimits::from_http(limits),
+        service,
+        shutdown,
+    )
+    .await;
     tracing::info!("stopped");
     Ok(())
 }

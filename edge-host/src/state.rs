@@ -1,5 +1,6 @@
 //! Per-request store data: WASI, wasi:http, the variables and the outbound hooks.
 
+use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -14,11 +15,48 @@ pub struct State {
     table: ResourceTable,
     hooks: Hooks,
     variables: Variables,
+    memory: MemoryCap,
+}
+
+/// The most linear memory an instance may have, and whether it asked for more.
+#[derive(Debug)]
+pub struct MemoryCap {
+    max: usize,
+    refused: bool,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max || maximum.is_some_and(|m| desired > m) {
+            self.refused = true;
+            // A trap, not a failed grow: the guest's allocator would abort anyway, and a trap
+            // tells the host why.
+            wasmtime::bail!(
+                "the instance asked for {desired} bytes of memory, over its cap of {}",
+                self.max
+            );
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(maximum.is_none_or(|m| desired <= m))
+    }
 }
 
 impl State {
-    /// Fresh state for one request.
-    pub fn new(variables: Variables, hooks: Hooks) -> Self {
+    /// Fresh state for one request, its linear memory capped at `max_memory` bytes.
+    pub fn new(variables: Variables, hooks: Hooks, max_memory: usize) -> Self {
         Self {
             // The component's panics and logs go to the host's standard error.
             wasi: WasiCtx::builder().inherit_stderr().build(),
@@ -26,7 +64,21 @@ impl State {
             table: ResourceTable::new(),
             hooks,
             variables,
+            memory: MemoryCap {
+                max: max_memory,
+                refused: false,
+            },
         }
+    }
+
+    /// The memory cap, as the store's limiter.
+    pub fn limits(&mut self) -> &mut dyn ResourceLimiter {
+        &mut self.memory
+    }
+
+    /// Whether the instance was stopped for asking for more memory than its cap.
+    pub fn memory_refused(&self) -> bool {
+        self.memory.refused
     }
 }
 

@@ -52,6 +52,7 @@ pub fn routes(orders: Arc<Orders>, auth: &Auth) -> Routes {
             Scope::OrdersAdmin,
             backup,
         )
+        .time_limit(chassis::backup::ROUTE, chassis::backup::STAGE_LIMIT)
         .with_state((orders, Slot::default()));
     api.merge(admin)
 }
@@ -106,6 +107,18 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+/// Runs a saga step on a task of its own: a client that hangs up drops the handler, and the
+/// step, already under way at the catalog, must still record the catalog's answer instead of
+/// leaving the order for the recovery loop.
+async fn detached<T: Send + 'static>(
+    step: impl Future<Output = Result<T, ServiceError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::spawn(step)
+        .await
+        .map_err(|e| ApiError::internal("running a saga step", &e))?
+        .map_err(ApiError::from)
+}
+
 fn located(status: StatusCode, order: &Order, body: Response) -> Response {
     let mut response = body;
     *response.status_mut() = status;
@@ -132,7 +145,8 @@ pub async fn create(
             Some(key.to_owned())
         }
     };
-    Ok(match orders.place(request, items, key).await? {
+    let placed = detached(async move { orders.place(request, items, key).await }).await?;
+    Ok(match placed {
         Placed::Confirmed(order) => {
             located(StatusCode::CREATED, &order, JsonOut(&order).into_response())
         }
@@ -255,7 +269,8 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     validate::id("id", &id)?;
-    Ok(match orders.cancel(&id).await? {
+    let cancelled = detached(async move { orders.cancel(&id).await }).await?;
+    Ok(match cancelled {
         Cancel::Done(order) => JsonOut(order).into_response(),
         Cancel::InProgress(order) => (StatusCode::ACCEPTED, JsonOut(order)).into_response(),
     })

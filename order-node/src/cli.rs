@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand};
 /// order-node: orders with denormalized product data and a durable stock saga, on redb.
 ///
 /// Serves the order API on --listen. It knows products only through catalog-node's API
-/// (--catalog-url, with its own --catalog-token holding catalog:read and catalog:reserve).
+/// (--catalog-url, with its own token holding catalog:read and catalog:reserve, from
+/// --catalog-token-file or ORDERS_CATALOG_TOKEN).
 /// Every /v1 route needs a bearer token from the callers file with the route's scope
 /// (orders:read, orders:write, orders:admin); /healthz, /readyz and /metrics are open.
 #[derive(Debug, Parser)]
@@ -47,10 +48,19 @@ pub struct Cli {
     )]
     pub catalog_url: String,
 
-    /// Bearer token order-node presents to the catalog (scopes catalog:read,
-    /// catalog:reserve); required to serve.
-    #[arg(long, env = "ORDERS_CATALOG_TOKEN", hide_env_values = true)]
+    /// File holding the bearer token order-node presents to the catalog (scopes
+    /// catalog:read, catalog:reserve); the token may instead be in ORDERS_CATALOG_TOKEN.
+    /// Required to serve. Never on the command line, where every local user can read it.
+    #[arg(long, env = "ORDERS_CATALOG_TOKEN_FILE")]
+    pub catalog_token_file: Option<PathBuf>,
+
+    /// Refused with a message saying where the token goes instead.
+    #[arg(long, hide = true)]
     pub catalog_token: Option<String>,
+
+    /// Connection and request limits.
+    #[command(flatten)]
+    pub limits: chassis::limits::HttpLimits,
 
     /// Time limit of one catalog call, in milliseconds; past it a reservation is retried later
     /// and the client gets 202.
@@ -95,9 +105,14 @@ pub struct BackupArgs {
     )]
     pub url: String,
 
-    /// Bearer token with the orders:admin scope.
-    #[arg(long, env = "ORDERS_BACKUP_TOKEN", hide_env_values = true)]
-    pub token: String,
+    /// File holding a bearer token with the orders:admin scope; the token may instead be in
+    /// ORDERS_BACKUP_TOKEN.
+    #[arg(long, env = "ORDERS_BACKUP_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Refused with a message saying where the token goes instead.
+    #[arg(long, hide = true)]
+    pub token: Option<String>,
 
     /// File to write; it appears only once the whole archive has arrived and been verified.
     #[arg(long, env = "ORDERS_BACKUP_OUT")]
@@ -117,6 +132,20 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub force: bool,
 }
+
+/// Where order-node's catalog token may come from.
+pub const CATALOG_TOKEN: chassis::secret::SecretSource<'static> = chassis::secret::SecretSource {
+    what: "the catalog token",
+    flag: "--catalog-token",
+    env: "ORDERS_CATALOG_TOKEN",
+};
+
+/// Where `backup`'s token may come from.
+pub const BACKUP_TOKEN: chassis::secret::SecretSource<'static> = chassis::secret::SecretSource {
+    what: "the backup token",
+    flag: "--token",
+    env: "ORDERS_BACKUP_TOKEN",
+};
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@ use chassis::metrics::Metrics;
 use clap::Parser;
 use order_node::backup::{self, OrdersRestore};
 use order_node::catalog::CatalogClient;
-use order_node::cli::{Cli, Command};
+use order_node::cli::{BACKUP_TOKEN, CATALOG_TOKEN, Cli, Command};
 use order_node::metrics::OrderMetrics;
 use order_node::service::{Orders, SagaConfig};
 use order_node::store::Store;
@@ -26,8 +26,13 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Some(Command::Backup(args)) => {
+            let token = BACKUP_TOKEN
+                .read(args.token_file.as_deref(), args.token.as_deref())?
+                .context(
+                    "a token with orders:admin is required: --token-file or ORDERS_BACKUP_TOKEN",
+                )?;
             let summary =
-                chassis::backup::fetch(&args.url, &args.token, &args.out, backup::KIND).await?;
+                chassis::backup::fetch(&args.url, &token, &args.out, backup::KIND).await?;
             println!("wrote {}: {summary}", args.out.display());
             Ok(())
         }
@@ -45,10 +50,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(cli: Cli) -> anyhow::Result<()> {
-    let catalog_token = cli.catalog_token.as_deref().context(
-        "--catalog-token (or ORDERS_CATALOG_TOKEN) is required: order-node reads and reserves \
-         at the catalog with it",
-    )?;
+    let catalog_token = CATALOG_TOKEN
+        .read(
+            cli.catalog_token_file.as_deref(),
+            cli.catalog_token.as_deref(),
+        )?
+        .context(
+            "the catalog token is required (--catalog-token-file or ORDERS_CATALOG_TOKEN): \
+             order-node reads and reserves at the catalog with it",
+        )?;
     let auth = Auth::from_flags(cli.callers.as_deref(), cli.allow_anonymous)?;
     let dir = chassis::datadir::prepare(&cli.data_dir)?;
     let store = Store::open(&dir)?;
@@ -56,7 +66,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
 
     let catalog = CatalogClient::new(
         &cli.catalog_url,
-        catalog_token,
+        &catalog_token,
         Duration::from_millis(cli.catalog_timeout_ms),
     )
     .context("cannot build the catalog client")?;
@@ -65,7 +75,9 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         order_metrics = Some(OrderMetrics::register(registry, catalog.calls_metric()));
     });
     let order_metrics = order_metrics.context("metrics were not registered")?;
-    let writer = Writer::start(&store, order_metrics.commit_writes.clone());
+    let (writer, writer_thread) =
+        Writer::start_joinable(&store, order_metrics.commit_writes.clone());
+    let closing = store.clone();
     let orders = Arc::new(Orders::new(
         store,
         writer,
@@ -75,16 +87,18 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         },
     ));
 
-    tokio::spawn(saga::run(
-        orders.clone(),
-        Duration::from_millis(cli.saga_retry_ms.max(10)),
-        order_metrics.unsettled.clone(),
-    ));
-    tokio::spawn(maintain(
-        orders.clone(),
-        order_metrics,
-        Duration::from_secs(cli.idempotency_ttl_hours.saturating_mul(3600)),
-    ));
+    let tasks = [
+        tokio::spawn(saga::run(
+            orders.clone(),
+            Duration::from_millis(cli.saga_retry_ms.max(10)),
+            order_metrics.unsettled.clone(),
+        )),
+        tokio::spawn(maintain(
+            orders.clone(),
+            order_metrics,
+            Duration::from_secs(cli.idempotency_ttl_hours.saturating_mul(3600)),
+        )),
+    ];
 
     let for_ready = orders.clone();
     let ready = Arc::new(
@@ -96,15 +110,38 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
             (Err(e), _) | (_, Err(e)) => (false, serde_json::json!({ "error": e.to_string() })),
         },
     );
-    let app = chassis::server::finish(
-        api::routes(orders, &auth),
+    let app = chassis::server::finish_with(
+        api::routes(orders.clone(), &auth),
         api::INFO,
         metrics,
         ready,
         api::BODY_LIMIT,
+        &cli.limits,
     );
     let listener = chassis::server::bind(cli.listen).await?;
-    chassis::server::serve(listener, app, chassis::server::shutdown_signal()).await?;
+    chassis::server::serve(
+        listener,
+        app,
+        &cli.limits,
+        chassis::server::shutdown_signal(),
+    )
+    .await?;
+    // Every step of the saga is durable before the next, so stopping the loops mid-step is
+    // safe; what they held must be gone before the store can close.
+    for task in &tasks {
+        task.abort();
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    drop(orders);
+    tokio::task::spawn_blocking(move || writer_thread.join()).await?;
+    match closing.close() {
+        Ok(()) => tracing::info!("store closed cleanly"),
+        Err(_) => {
+            tracing::warn!("the store was still in use at exit; the next start may repair it")
+        }
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -110,6 +110,21 @@ pub struct Orders {
     in_flight: Mutex<HashSet<String>>,
 }
 
+/// An order claimed by one driver; released when dropped.
+struct Claim<'a> {
+    set: &'a Mutex<HashSet<String>>,
+    id: String,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+    }
+}
+
 fn new_order_id() -> String {
     format!("ord-{}", uuid::Uuid::now_v7().simple())
 }
@@ -167,18 +182,20 @@ impl Orders {
         }
     }
 
-    fn claim(&self, id: &str) -> bool {
-        self.in_flight
+    /// Claims the order for the caller until the returned guard is dropped; `None` when
+    /// someone else drives it. The claim ends with the guard on every path, a dropped future
+    /// included: a request whose client hung up must not keep the recovery loop away from
+    /// its order.
+    fn claim(&self, id: &str) -> Option<Claim<'_>> {
+        let fresh = self
+            .in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(id.to_owned())
-    }
-
-    fn unclaim(&self, id: &str) {
-        self.in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
+            .insert(id.to_owned());
+        fresh.then(|| Claim {
+            set: &self.in_flight,
+            id: id.to_owned(),
+        })
     }
 
     /// Moves an order from `from` to `to` durably; returns its state afterwards (unchanged
@@ -269,10 +286,8 @@ impl Orders {
         let now = now_ms();
         let record = price(&request.customer_id, &items, &batch.products, now)?;
         let id = new_order_id();
-        self.claim(&id);
-        let result = self.record_and_reserve(&id, record, key, print).await;
-        self.unclaim(&id);
-        result
+        let _claim = self.claim(&id);
+        self.record_and_reserve(&id, record, key, print).await
     }
 
     async fn record_and_reserve(
@@ -423,10 +438,8 @@ impl Orders {
             StoredStatus::Cancelled => return Ok(Cancel::Done(current.to_wire(id))),
             other => return Err(ServiceError::NotCancellable(other)),
         }
-        self.claim(id);
-        let result = self.release_step(id).await;
-        self.unclaim(id);
-        result
+        let _claim = self.claim(id);
+        self.release_step(id).await
     }
 
     /// The saga's compensation: release the stock, then mark the order cancelled.
@@ -474,12 +487,10 @@ impl Orders {
 
     /// Drives one unsettled order one step; true when it reached an end state.
     pub async fn settle(&self, id: &str) -> Result<bool, ServiceError> {
-        if !self.claim(id) {
+        let Some(_claim) = self.claim(id) else {
             return Ok(false);
-        }
-        let result = self.settle_claimed(id).await;
-        self.unclaim(id);
-        result
+        };
+        self.settle_claimed(id).await
     }
 
     async fn settle_claimed(&self, id: &str) -> Result<bool, ServiceError> {

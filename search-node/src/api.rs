@@ -50,6 +50,11 @@ pub fn routes(search: Arc<Search>, auth: &Auth) -> Routes {
             Scope::SearchRead,
             search_products,
         )
+        // A search with min_seq waits for the index to catch up.
+        .time_limit(
+            "/v1/search",
+            Duration::from_millis(MAX_SEARCH_WAIT_MS) + Duration::from_secs(5),
+        )
         .with_state(search);
     let admin = Routes::new(auth)
         .route(
@@ -58,6 +63,7 @@ pub fn routes(search: Arc<Search>, auth: &Auth) -> Routes {
             Scope::SearchAdmin,
             backup,
         )
+        .time_limit(chassis::backup::ROUTE, chassis::backup::STAGE_LIMIT)
         .with_state((index, Slot::default()));
     api.merge(admin)
 }

@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 ///
 /// Serves GET /v1/search on --listen (scope search:read) and GET /v1/admin/backup (scope
 /// search:admin). It follows catalog-node's change
-/// feed with its own --catalog-token (scopes catalog:read and catalog:feed) and never writes
+/// feed with its own token (scopes catalog:read and catalog:feed, from --catalog-token-file
+/// or SEARCH_CATALOG_TOKEN) and never writes
 /// to anything but its own index.
 #[derive(Debug, Parser)]
 #[command(name = "search-node", version, about, long_about)]
@@ -32,14 +33,15 @@ pub struct Cli {
     )]
     pub catalog_url: String,
 
-    /// Bearer token search-node presents to the catalog (scopes catalog:read, catalog:feed);
-    /// required to serve and to reindex.
-    #[arg(
-        long,
-        env = "SEARCH_CATALOG_TOKEN",
-        hide_env_values = true,
-        global = true
-    )]
+    /// File holding the bearer token search-node presents to the catalog (scopes
+    /// catalog:read, catalog:feed); the token may instead be in SEARCH_CATALOG_TOKEN.
+    /// Required to serve and to reindex. Never on the command line, where every local user
+    /// can read it.
+    #[arg(long, env = "SEARCH_CATALOG_TOKEN_FILE", global = true)]
+    pub catalog_token_file: Option<PathBuf>,
+
+    /// Refused with a message saying where the token goes instead.
+    #[arg(long, hide = true, global = true)]
     pub catalog_token: Option<String>,
 
     /// What to do; without a subcommand the node serves.
@@ -77,9 +79,14 @@ pub struct BackupArgs {
     )]
     pub url: String,
 
-    /// Bearer token with the search:admin scope.
-    #[arg(long, env = "SEARCH_BACKUP_TOKEN", hide_env_values = true)]
-    pub token: String,
+    /// File holding a bearer token with the search:admin scope; the token may instead be in
+    /// SEARCH_BACKUP_TOKEN.
+    #[arg(long, env = "SEARCH_BACKUP_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Refused with a message saying where the token goes instead.
+    #[arg(long, hide = true)]
+    pub token: Option<String>,
 
     /// File to write; it appears only once the whole archive has arrived and been verified.
     #[arg(long, env = "SEARCH_BACKUP_OUT")]
@@ -115,6 +122,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SEARCH_ALLOW_ANONYMOUS")]
     pub allow_anonymous: bool,
 
+    /// Connection and request limits.
+    #[command(flatten)]
+    pub limits: chassis::limits::HttpLimits,
+
     /// Commit once this many changes wait.
     #[arg(long, env = "SEARCH_COMMIT_MAX_CHANGES", default_value_t = 1000)]
     pub commit_max_changes: usize,
@@ -123,6 +134,20 @@ pub struct ServeArgs {
     #[arg(long, env = "SEARCH_COMMIT_DELAY_MS", default_value_t = 50)]
     pub commit_delay_ms: u64,
 }
+
+/// Where search-node's catalog token may come from.
+pub const CATALOG_TOKEN: chassis::secret::SecretSource<'static> = chassis::secret::SecretSource {
+    what: "the catalog token",
+    flag: "--catalog-token",
+    env: "SEARCH_CATALOG_TOKEN",
+};
+
+/// Where `backup`'s token may come from.
+pub const BACKUP_TOKEN: chassis::secret::SecretSource<'static> = chassis::secret::SecretSource {
+    what: "the backup token",
+    flag: "--token",
+    env: "SEARCH_BACKUP_TOKEN",
+};
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use search_node::api::{self, Search};
 use search_node::backup::{self, SearchRestore};
 use search_node::catalog::FeedClient;
-use search_node::cli::{Cli, Command, ServeArgs};
+use search_node::cli::{BACKUP_TOKEN, CATALOG_TOKEN, Cli, Command, ServeArgs};
 use search_node::follower::{self, CommitPolicy, FeedState};
 use search_node::index::ProductIndex;
 use search_node::metrics::SearchMetrics;
@@ -25,16 +25,26 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let feed_client = || {
-        let token = cli.catalog_token.as_deref().context(
-            "--catalog-token (or SEARCH_CATALOG_TOKEN) is required: search-node reads the \
-             catalog's feed with it",
-        )?;
-        Ok::<_, anyhow::Error>(FeedClient::new(&cli.catalog_url, token)?)
+        let token = CATALOG_TOKEN
+            .read(
+                cli.catalog_token_file.as_deref(),
+                cli.catalog_token.as_deref(),
+            )?
+            .context(
+                "the catalog token is required (--catalog-token-file or SEARCH_CATALOG_TOKEN): \
+                 search-node reads the catalog's feed with it",
+            )?;
+        Ok::<_, anyhow::Error>(FeedClient::new(&cli.catalog_url, &token)?)
     };
     match &cli.command {
         Some(Command::Backup(args)) => {
+            let token = BACKUP_TOKEN
+                .read(args.token_file.as_deref(), args.token.as_deref())?
+                .context(
+                    "a token with search:admin is required: --token-file or SEARCH_BACKUP_TOKEN",
+                )?;
             let summary =
-                chassis::backup::fetch(&args.url, &args.token, &args.out, backup::KIND).await?;
+                chassis::backup::fetch(&args.url, &token, &args.out, backup::KIND).await?;
             println!("wrote {}: {summary}", args.out.display());
             Ok(())
         }
@@ -111,15 +121,22 @@ async fn serve(
             }),
         )
     });
-    let app = chassis::server::finish(
+    let app = chassis::server::finish_with(
         api::routes(Arc::new(Search { index, state }), &auth),
         api::INFO,
         metrics,
         ready,
         api::BODY_LIMIT,
+        &args.limits,
     );
     let listener = chassis::server::bind(args.listen).await?;
-    chassis::server::serve(listener, app, chassis::server::shutdown_signal()).await?;
+    chassis::server::serve(
+        listener,
+        app,
+        &args.limits,
+        chassis::server::shutdown_signal(),
+    )
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }

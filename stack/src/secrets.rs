@@ -53,12 +53,26 @@ impl Tokens {
         })
     }
 
-    /// Writes the nodes' callers files and `admin.token` under the secrets directory.
+    /// Writes the nodes' callers files, the tokens each part presents to others (read from
+    /// files, never passed on a command line) and `admin.token` under the secrets directory.
     pub fn write(&self, layout: &Layout) -> Result<(), SecretsError> {
         let dir = layout.secrets();
         for part in [Part::Catalog, Part::Orders, Part::Search] {
             write_private(&callers_file(layout, part), &self.callers_toml(part))?;
         }
+        write_private(
+            &catalog_token_file(layout, Part::Orders),
+            &format!("{}\n", self.order_node),
+        )?;
+        write_private(
+            &catalog_token_file(layout, Part::Search),
+            &format!("{}\n", self.search_node),
+        )?;
+        let vars: String = ["catalog_token", "orders_token", "search_token"]
+            .iter()
+            .map(|key| format!("{key}={}\n", self.composer))
+            .collect();
+        write_private(&composer_secrets_file(layout), &vars)?;
         write_private(&dir.join("admin.token"), &format!("{}\n", self.admin))
     }
 
@@ -122,6 +136,18 @@ pub fn callers_file(layout: &Layout, part: Part) -> PathBuf {
     layout
         .secrets()
         .join(format!("{}-callers.toml", part.name()))
+}
+
+/// The file holding the token `part` (order-node or search-node) presents to the catalog.
+pub fn catalog_token_file(layout: &Layout, part: Part) -> PathBuf {
+    layout
+        .secrets()
+        .join(format!("{}-catalog.token", part.name()))
+}
+
+/// The composer's secret variables (its tokens), as edge-host's `--var-file`.
+pub fn composer_secrets_file(layout: &Layout) -> PathBuf {
+    layout.secrets().join("composer.vars")
 }
 
 fn token() -> Result<String, SecretsError> {

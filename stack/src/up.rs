@@ -11,7 +11,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::demo;
 use crate::layout::{Layout, Part};
 use crate::process::{ProcessError, Running, ensure_port_free};
-use crate::secrets::{Tokens, callers_file};
+use crate::secrets::{self, Tokens, callers_file};
 
 /// What `up` needs beyond the layout.
 #[derive(Debug, Clone)]
@@ -53,7 +53,7 @@ pub async fn run(up: &Up) -> anyhow::Result<()> {
             let mut process = Running::spawn(
                 part.name(),
                 &layout.binary(part),
-                &args(layout, &tokens, part),
+                &args(layout, part),
                 &layout.log(part),
             )?;
             let url = format!("{}{}", layout.url(part), part.ready_path());
@@ -120,7 +120,7 @@ fn prepare_dirs(layout: &Layout) -> anyhow::Result<()> {
 }
 
 /// The command line of `part`.
-fn args(layout: &Layout, tokens: &Tokens, part: Part) -> Vec<String> {
+fn args(layout: &Layout, part: Part) -> Vec<String> {
     let listen = format!("127.0.0.1:{}", layout.port(part));
     let mut args = vec!["--listen".to_owned(), listen];
     if let Some(store) = layout.store(part) {
@@ -133,28 +133,24 @@ fn args(layout: &Layout, tokens: &Tokens, part: Part) -> Vec<String> {
     match part {
         Part::Catalog => {}
         Part::Orders | Part::Search => {
-            let token = if part == Part::Orders {
-                &tokens.order_node
-            } else {
-                &tokens.search_node
-            };
             args.extend([
                 "--catalog-url".to_owned(),
                 catalog,
-                "--catalog-token".to_owned(),
-                token.clone(),
+                "--catalog-token-file".to_owned(),
+                secrets::catalog_token_file(layout, part)
+                    .display()
+                    .to_string(),
             ]);
         }
         Part::Composer => {
             args.push("--component".to_owned());
             args.push(layout.component.display().to_string());
+            args.push("--var-file".to_owned());
+            args.push(secrets::composer_secrets_file(layout).display().to_string());
             for (key, value) in [
                 ("catalog_url", catalog),
-                ("catalog_token", tokens.composer.clone()),
                 ("orders_url", layout.url(Part::Orders)),
-                ("orders_token", tokens.composer.clone()),
                 ("search_url", layout.url(Part::Search)),
-                ("search_token", tokens.composer.clone()),
             ] {
                 args.push("--var".to_owned());
                 args.push(format!("{key}={value}"));

@@ -14,6 +14,8 @@ pub const COMMAND_WITHIN: Duration = Duration::from_secs(120);
 pub struct Run {
     /// Whether it exited 0.
     pub ok: bool,
+    /// Its exit code; `None` when a signal ended it (an abort, say).
+    pub code: Option<i32>,
     /// Its standard output.
     pub stdout: String,
     /// Its standard error.
@@ -71,21 +73,25 @@ async fn run(bin: &str, args: &[&std::ffi::OsStr]) -> Run {
         .expect("run the command");
     Run {
         ok: out.status.success(),
+        code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 
-/// Runs `<bin> backup --url URL --token TOKEN --out FILE`.
+/// Runs `<bin> backup --url URL --token-file FILE.token --out FILE`, the token written to a
+/// file beside the output first (tokens never go on a command line).
 pub async fn backup(bin: &str, url: &str, token: &str, out: &Path) -> Run {
+    let token_file = out.with_extension("token");
+    std::fs::write(&token_file, token).expect("write the token file");
     run(
         bin,
         &[
             "backup".as_ref(),
             "--url".as_ref(),
             url.as_ref(),
-            "--token".as_ref(),
-            token.as_ref(),
+            "--token-file".as_ref(),
+            token_file.as_os_str(),
             "--out".as_ref(),
             out.as_os_str(),
         ],

@@ -193,18 +193,37 @@ impl EdgeHost {
         log: &Path,
         env: &[(String, String)],
     ) -> Self {
+        Self::start_limited(component, vars, log, env, None).await
+    }
+
+    /// [`Self::start_with_env`] under an open-files limit of `file_limit` when given.
+    pub async fn start_limited(
+        component: &Path,
+        vars: &[String],
+        log: &Path,
+        env: &[(String, String)],
+        file_limit: Option<u64>,
+    ) -> Self {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .expect("open edge-host log");
-        let mut cmd = Command::new(binary("edge-host"));
+        let mut cmd = crate::node::command(&binary("edge-host"), file_limit);
         cmd.arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--component")
             .arg(component);
         for var in vars {
-            cmd.arg("--var").arg(var);
+            // Secrets go through the environment: edge-host refuses them on its command line.
+            match var.split_once('=') {
+                Some((key, value)) if key.ends_with("_token") => {
+                    cmd.env(format!("EDGE_VAR_{}", key.to_uppercase()), value);
+                }
+                _ => {
+                    cmd.arg("--var").arg(var);
+                }
+            }
         }
         let mut child = cmd
             .env("RUST_LOG", "info")
@@ -315,12 +334,11 @@ impl ComposerSystem {
                 &orders_callers_path,
                 "--catalog-url",
                 &catalog_url,
-                "--catalog-token",
-                &order_token,
                 "--saga-retry-ms",
                 "200",
             ],
-        );
+        )
+        .with_catalog_token(&order_token);
 
         let search_dir = dir.path().join("search");
         std::fs::create_dir_all(&search_dir).expect("search dir");

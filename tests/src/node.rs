@@ -46,6 +46,8 @@ pub struct NodeSpec {
     pub log: PathBuf,
     /// Environment variables set for the process, besides what it inherits.
     pub env: Vec<(String, String)>,
+    /// Open-files limit (soft and hard) the process starts under, when not inherited.
+    pub file_limit: Option<u64>,
 }
 
 impl NodeSpec {
@@ -58,13 +60,54 @@ impl NodeSpec {
             listen: "127.0.0.1:0".into(),
             log: log.to_owned(),
             env: Vec::new(),
+            file_limit: None,
         }
+    }
+
+    /// The same spec, started under an open-files limit of `limit` (soft and hard), as a
+    /// service under a stingy default would be.
+    pub fn with_file_limit(mut self, limit: u64) -> Self {
+        self.file_limit = Some(limit);
+        self
     }
 
     /// The same spec with `env` set in the process's environment.
     pub fn with_env(mut self, env: &[(String, String)]) -> Self {
         self.env.extend_from_slice(env);
         self
+    }
+
+    /// The same spec with the token the node presents to the catalog in its environment
+    /// (`ORDERS_CATALOG_TOKEN` or `SEARCH_CATALOG_TOKEN`), the way a token is passed now that
+    /// command lines may not carry one.
+    pub fn with_catalog_token(mut self, token: &str) -> Self {
+        let name = self
+            .bin
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let var = match name {
+            "order-node" => "ORDERS_CATALOG_TOKEN",
+            "search-node" => "SEARCH_CATALOG_TOKEN",
+            other => panic!("{other} presents no catalog token"),
+        };
+        self.env.push((var.to_owned(), token.to_owned()));
+        self
+    }
+}
+
+/// A command running `bin`, under an open-files limit of `file_limit` (soft and hard) when
+/// given: the shell lowers it, then becomes the program, so the pid is the program's.
+pub fn command(bin: &Path, file_limit: Option<u64>) -> Command {
+    match file_limit {
+        None => Command::new(bin),
+        Some(limit) => {
+            let mut cmd = Command::new("sh");
+            cmd.arg("-c")
+                .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                .arg(bin);
+            cmd
+        }
     }
 }
 
@@ -101,7 +144,7 @@ impl Node {
             .append(true)
             .open(&spec.log)
             .expect("open log");
-        let mut child = Command::new(&spec.bin)
+        let mut child = command(&spec.bin, spec.file_limit)
             .arg("--listen")
             .arg(&spec.listen)
             .arg("--data-dir")

@@ -117,8 +117,6 @@ impl OrderSystem {
             callers_path.as_str(),
             "--catalog-url",
             catalog_url.as_str(),
-            "--catalog-token",
-            token.as_str(),
             "--saga-retry-ms",
             retry.as_str(),
         ];
@@ -129,6 +127,7 @@ impl OrderSystem {
             &dir.join("orders.log"),
             &args,
         )
+        .with_catalog_token(token.as_str())
     }
 
     /// An order-node client acting as role `name` of [`ORDER_ROLES`].

@@ -203,8 +203,6 @@ impl SearchSystem {
             callers_path.as_str(),
             "--catalog-url",
             catalog_url,
-            "--catalog-token",
-            catalog_token,
             "--commit-delay-ms",
             delay.as_str(),
         ];
@@ -215,6 +213,7 @@ impl SearchSystem {
             &dir.join("search.log"),
             &args,
         )
+        .with_catalog_token(catalog_token)
     }
 
     /// The catalog URL search-node uses (the proxy's when there is one).
@@ -446,8 +445,10 @@ impl SearchSystem {
             .arg(self.node.data_dir())
             .arg("--catalog-url")
             .arg(self.catalog_url())
-            .arg("--catalog-token")
-            .arg(self.catalog.callers.token("search-node"))
+            .env(
+                "SEARCH_CATALOG_TOKEN",
+                self.catalog.callers.token("search-node"),
+            )
             .arg("reindex")
             .env_remove("RUST_BACKTRACE")
             .stdin(std::process::Stdio::null())

@@ -9,6 +9,7 @@ mod products;
 mod reservations;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::Method;
 use chassis::backup::Slot;
@@ -25,6 +26,9 @@ pub const INFO: ApiInfo = ApiInfo {
     title: "catalog-node",
     version: env!("CARGO_PKG_VERSION"),
 };
+
+/// Time a long-poll gets past its wait to answer.
+const ANSWER_SLACK: Duration = Duration::from_secs(5);
 
 /// The `/v1` routes, each behind the scope it needs: the one table the router and the OpenAPI
 /// document are built from.
@@ -69,6 +73,10 @@ pub fn routes(catalog: Arc<Catalog>, auth: &Auth) -> Routes {
             reservations::release,
         )
         .route(Method::GET, "/v1/events", CatalogFeed, events::list)
+        .time_limit(
+            "/v1/events",
+            Duration::from_millis(contracts::catalog::MAX_WAIT_MS) + ANSWER_SLACK,
+        )
         .with_state(catalog.clone());
     let admin = Routes::new(auth)
         .route(
@@ -77,6 +85,7 @@ pub fn routes(catalog: Arc<Catalog>, auth: &Auth) -> Routes {
             CatalogAdmin,
             admin::backup,
         )
+        .time_limit(chassis::backup::ROUTE, chassis::backup::STAGE_LIMIT)
         .with_state(admin::Admin {
             catalog,
             slot: Slot::default(),

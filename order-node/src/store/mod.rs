@@ -106,12 +106,25 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) `orders.redb` in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(dir.join(DB_FILE)).map_err(|e| match e {
-            DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
-                path: dir.to_owned(),
-            },
-            other => StoreError::Db(other.into()),
-        })?;
+        let repaired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let noted = repaired.clone();
+        let db = Database::builder()
+            .set_repair_callback(move |session| {
+                // Called repeatedly while a repair runs; the first call is the news.
+                if !noted.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::warn!(
+                        progress = session.progress(),
+                        "redb was not closed cleanly last time; repairing the database"
+                    );
+                }
+            })
+            .create(dir.join(DB_FILE))
+            .map_err(|e| match e {
+                DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
+                    path: dir.to_owned(),
+                },
+                other => StoreError::Db(other.into()),
+            })?;
         let txn = db.begin_write()?;
         {
             txn.open_table(ORDERS)?;
@@ -125,10 +138,25 @@ impl Store {
             }
         }
         txn.commit()?;
+        if repaired.load(std::sync::atomic::Ordering::Relaxed) {
+            tracing::warn!("redb repair finished");
+        }
         Ok(Self {
             dir: dir.to_owned(),
             db: Arc::new(db),
         })
+    }
+
+    /// Closes the database cleanly, so that the next start needs no repair. Fails (and the
+    /// database stays open) while any other handle to the store is alive.
+    pub fn close(self) -> Result<(), Self> {
+        match Arc::try_unwrap(self.db) {
+            Ok(db) => {
+                drop(db);
+                Ok(())
+            }
+            Err(db) => Err(Self { dir: self.dir, db }),
+        }
     }
 
     pub(crate) fn db(&self) -> &Arc<Database> {

@@ -56,6 +56,20 @@ where
     }
 }
 
+/// The writer thread itself, to be joined at shutdown.
+pub struct WriterThread(Option<std::thread::JoinHandle<()>>);
+
+impl WriterThread {
+    /// Waits for the thread to finish its last commit; it does once every [`Writer`] is gone.
+    pub fn join(self) {
+        if let Some(handle) = self.0
+            && handle.join().is_err()
+        {
+            tracing::error!("the writer thread panicked");
+        }
+    }
+}
+
 /// Handle to the writer thread.
 #[derive(Clone)]
 pub struct Writer {
@@ -65,14 +79,20 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer thread for `store`; `batch_sizes` observes writes per commit.
     pub fn start(store: &Store, batch_sizes: Histogram) -> Self {
+        Self::start_joinable(store, batch_sizes).0
+    }
+
+    /// Starts the writer thread and returns its handle too: the thread ends once every
+    /// [`Writer`] is dropped, and joining it then lets the store close cleanly.
+    pub fn start_joinable(store: &Store, batch_sizes: Histogram) -> (Self, WriterThread) {
         let (queue, rx) = mpsc::unbounded_channel();
         let db = store.db().clone();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("order-writer".into())
             .spawn(move || run(&db, rx, &batch_sizes))
-            .map(|_| ())
-            .unwrap_or_else(|e| tracing::error!(error = %e, "cannot start the writer thread"));
-        Self { queue }
+            .inspect_err(|e| tracing::error!(error = %e, "cannot start the writer thread"))
+            .ok();
+        (Self { queue }, WriterThread(handle))
     }
 
     /// Runs `write` in the next commit and returns its result once it is durable.

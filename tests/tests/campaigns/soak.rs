@@ -127,15 +127,9 @@ impl System {
             binary("order-node"),
             &orders_dir.join("data"),
             &orders_dir.join("orders.log"),
-            &[
-                "--callers",
-                &callers_path,
-                "--catalog-url",
-                &catalog_url,
-                "--catalog-token",
-                &order_token,
-            ],
+            &["--callers", &callers_path, "--catalog-url", &catalog_url],
         )
+        .with_catalog_token(&order_token)
         .with_env(env);
         let search_dir = dir.path().join("search");
         std::fs::create_dir_all(&search_dir).expect("search dir");

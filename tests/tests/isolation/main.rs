@@ -214,12 +214,11 @@ impl Cluster {
                 &orders_callers_path,
                 "--catalog-url",
                 nodes_catalog,
-                "--catalog-token",
-                &order_token,
                 "--saga-retry-ms",
                 "200",
             ],
-        );
+        )
+        .with_catalog_token(&order_token);
         let search_dir = dir.path().join("search");
         std::fs::create_dir_all(&search_dir).expect("search dir");
         let search_callers = Callers::write(&search_dir, &composer_search_roles());

@@ -31,13 +31,9 @@ async fn refuses_to_start_without_callers() {
         binary("order-node"),
         &dir.path().join("data"),
         &dir.path().join("log"),
-        &[
-            "--catalog-url",
-            "http://127.0.0.1:9",
-            "--catalog-token",
-            "some-catalog-token-0123456789",
-        ],
-    );
+        &["--catalog-url", "http://127.0.0.1:9"],
+    )
+    .with_catalog_token("some-catalog-token-0123456789");
     let failure = Node::try_start(spec)
         .await
         .expect_err("started without callers");

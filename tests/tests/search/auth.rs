@@ -138,13 +138,9 @@ async fn refuses_to_start_without_callers_or_catalog_token() {
         binary("search-node"),
         &data,
         &log,
-        &[
-            "--catalog-url",
-            "http://127.0.0.1:9",
-            "--catalog-token",
-            "tok-search-node-0123456789",
-        ],
-    );
+        &["--catalog-url", "http://127.0.0.1:9"],
+    )
+    .with_catalog_token("tok-search-node-0123456789");
     let failure = Node::try_start(no_callers)
         .await
         .expect_err("started without callers");

@@ -165,21 +165,22 @@ impl Trio {
         let order_callers = callers_for(&path("orders"), Which::Orders, &[]);
         let order_file = order_callers.path.to_string_lossy().into_owned();
         let order_token = catalog_callers.token("order-node");
-        let orders = Node::start(NodeSpec::new(
-            binary("order-node"),
-            &path("orders").join("data"),
-            &path("orders").join("node.log"),
-            &[
-                "--callers",
-                &order_file,
-                "--catalog-url",
-                catalog.base(),
-                "--catalog-token",
-                &order_token,
-                "--saga-retry-ms",
-                "200",
-            ],
-        ))
+        let orders = Node::start(
+            NodeSpec::new(
+                binary("order-node"),
+                &path("orders").join("data"),
+                &path("orders").join("node.log"),
+                &[
+                    "--callers",
+                    &order_file,
+                    "--catalog-url",
+                    catalog.base(),
+                    "--saga-retry-ms",
+                    "200",
+                ],
+            )
+            .with_catalog_token(&order_token),
+        )
         .await;
 
         let search_callers = callers_for(&path("search"), Which::Search, &[]);
