@@ -123,6 +123,7 @@ async fn maintain(
     let mut ticks: u64 = 0;
     loop {
         tick.tick().await;
+        catalog.recount();
         if let Ok(status) = catalog.status() {
             metrics
                 .products

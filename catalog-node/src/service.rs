@@ -74,16 +74,28 @@ pub struct Catalog {
     // product states of one instant.
     gate: Arc<RwLock<()>>,
     durability: Durability,
+    // sled counts a tree by walking all of it, so the counts are taken by the maintenance
+    // tick ([`Catalog::recount`]) and readiness probes read the last ones.
+    counts: std::sync::Mutex<(usize, usize)>,
 }
 
 impl Catalog {
     /// Wraps an open store and its flusher.
     pub fn new(store: Store, durability: Durability) -> Self {
+        let counts = (store.product_count(), store.outbox_len());
         Self {
             store,
             gate: Arc::new(RwLock::new(())),
             durability,
+            counts: std::sync::Mutex::new(counts),
         }
+    }
+
+    /// Counts the products and outbox entries again (a full scan of each), for
+    /// [`Catalog::status`].
+    pub fn recount(&self) {
+        let counts = (self.store.product_count(), self.store.outbox_len());
+        *self.counts.lock().unwrap_or_else(PoisonError::into_inner) = counts;
     }
 
     async fn write<T, F>(&self, op: F) -> Result<Written<T>, ServiceError>
@@ -308,11 +320,14 @@ impl Catalog {
     }
 
     /// Current facts about the store.
+    /// The sequence numbers as they are now, the counts as of the last
+    /// [`Catalog::recount`]: cheap enough for every readiness probe.
     pub fn status(&self) -> Result<Status, ServiceError> {
+        let (products, outbox_events) = *self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(Status {
-            products: self.store.product_count(),
+            products,
             durable_seq: self.durability.durable_seq(),
-            outbox_events: self.store.outbox_len(),
+            outbox_events,
             feed_horizon: self.store.horizon()?,
         })
     }

@@ -53,7 +53,7 @@ impl ConnLimits {
 
 /// What a connection over the cap is told before it is closed.
 const OVER_CAP: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\n\
-content-type: application/json\r\nconnection: close\r\ncontent-length: 85\r\n\r\n\
+content-type: application/json\r\nconnection: close\r\ncontent-length: 84\r\n\r\n\
 {\"error\":{\"code\":\"overloaded\",\"message\":\"too many open connections; retry shortly\"}}";
 
 /// Serves HTTP/1.1 on `listener` with `service` until `shutdown` resolves, then stops

@@ -150,10 +150,7 @@ pub fn finish_with(
                 let metrics = metrics_for_route.clone();
                 async move {
                     (
-                        [(
-                            header::CONTENT_TYPE,
-                            "text/plain; version=0.0.4; charset=utf-8",
-                        )],
+                        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
                         metrics.render(),
                     )
                         .into_response()
@@ -320,6 +317,24 @@ mod tests {
         let mut wrong = table.clone();
         wrong.push_open(Method::GET, "/v1/missing");
         assert_eq!(crate::routes::check_served(app(), &wrong).await.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn metrics_are_labelled_as_the_openmetrics_text_they_are() {
+        let req = Request::get("/metrics").body(Body::empty()).unwrap();
+        let res = app().oneshot(req).await.unwrap();
+        assert_eq!(
+            res.headers().get("content-type").unwrap(),
+            metrics::CONTENT_TYPE
+        );
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&bytes)
+                .trim_end()
+                .ends_with("# EOF")
+        );
     }
 
     #[tokio::test]

@@ -46,13 +46,19 @@ impl CreateOrder {
                 "must name at least one product",
             ));
         }
-        let mut merged: Vec<OrderItem> = Vec::with_capacity(self.items.len());
+        let mut merged: Vec<OrderItem> = Vec::new();
+        // Where each product's line is in `merged`: a linear search per item would make a
+        // body of many repeated items cost quadratic time before any count is checked.
+        let mut lines: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
         for (i, item) in self.items.iter().enumerate() {
             validate::id(&format!("items[{i}].product_id"), &item.product_id)?;
             validate::range(&format!("items[{i}].qty"), item.qty, 1, MAX_QTY)?;
-            match merged.iter_mut().find(|m| m.product_id == item.product_id) {
+            match lines
+                .get(item.product_id.as_str())
+                .and_then(|&at| merged.get_mut(at))
+            {
                 Some(line) => {
-                    line.qty += item.qty;
+                    line.qty = line.qty.saturating_add(item.qty);
                     validate::range(&format!("items[{i}].qty"), line.qty, 1, MAX_QTY).map_err(
                         |_| {
                             ValidationError::new(
@@ -65,14 +71,17 @@ impl CreateOrder {
                         },
                     )?;
                 }
-                None => merged.push(item.clone()),
+                None => {
+                    if merged.len() == MAX_ORDER_LINES {
+                        return Err(ValidationError::new(
+                            "items",
+                            format!("at most {MAX_ORDER_LINES} distinct products per order"),
+                        ));
+                    }
+                    lines.insert(item.product_id.as_str(), merged.len());
+                    merged.push(item.clone());
+                }
             }
-        }
-        if merged.len() > MAX_ORDER_LINES {
-            return Err(ValidationError::new(
-                "items",
-                format!("at most {MAX_ORDER_LINES} distinct products per order"),
-            ));
         }
         Ok(merged)
     }

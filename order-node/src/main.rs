@@ -17,6 +17,9 @@ use order_node::store::Store;
 use order_node::store::writer::Writer;
 use order_node::{api, saga};
 
+/// How long shutdown waits for the writer's last commit.
+const WRITER_JOIN_LIMIT: Duration = Duration::from_secs(10);
+
 fn main() -> ExitCode {
     chassis::telemetry::init();
     let cli = Cli::parse();
@@ -135,12 +138,16 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         let _ = task.await;
     }
     drop(orders);
-    tokio::task::spawn_blocking(move || writer_thread.join()).await?;
-    match closing.close() {
-        Ok(()) => tracing::info!("store closed cleanly"),
-        Err(_) => {
-            tracing::warn!("the store was still in use at exit; the next start may repair it")
-        }
+    // The writer thread ends once the last handle to the service is gone; a request that
+    // outlived the drain may still hold one, and must not keep the process from exiting.
+    let joined = tokio::time::timeout(
+        WRITER_JOIN_LIMIT,
+        tokio::task::spawn_blocking(move || writer_thread.join()),
+    )
+    .await;
+    match (joined, closing.close()) {
+        (Ok(_), Ok(())) => tracing::info!("store closed cleanly"),
+        _ => tracing::warn!("the store was still in use at exit; the next start may repair it"),
     }
     tracing::info!("stopped");
     Ok(())

@@ -28,6 +28,23 @@ pub struct Search {
     pub index: Arc<ProductIndex>,
     /// The follower's state.
     pub state: Arc<FeedState>,
+    /// Searches running at once. Each is CPU work on a blocking thread: hundreds of them at
+    /// once would only fight over the cores (and starve the accept loop), so the rest wait
+    /// their turn here, where waiting costs nothing but the request's own time limit.
+    pub running: tokio::sync::Semaphore,
+}
+
+impl Search {
+    /// The handlers' state over `index` and `state`, running at most twice as many searches
+    /// at once as there are cores.
+    pub fn new(index: Arc<ProductIndex>, state: Arc<FeedState>) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        Self {
+            index,
+            state,
+            running: tokio::sync::Semaphore::new(cores * 2),
+        }
+    }
 }
 
 /// Largest request body: search takes none.
@@ -126,6 +143,11 @@ pub async fn search_products(
     };
     let indexed_seq = search.state.indexed_seq();
     let index = search.index.clone();
+    let _turn = search
+        .running
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal("waiting for a search slot", &e))?;
     let (hits, total) = tokio::task::spawn_blocking(move || {
         index.search(&q.q, q.category.as_deref(), limit, offset)
     })
@@ -162,7 +184,7 @@ mod tests {
         let index = Arc::new(ProductIndex::open(dir.path()).unwrap());
         let state = Arc::new(FeedState::new(None));
         let auth = Auth::from_entries(Vec::new());
-        let routes = routes(Arc::new(Search { index, state }), &auth);
+        let routes = routes(Arc::new(Search::new(index, state)), &auth);
         assert_eq!(routes.table().entries().len(), 2);
         assert_eq!(
             chassis::server::unserved(routes, INFO, BODY_LIMIT).await,

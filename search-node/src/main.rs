@@ -122,7 +122,7 @@ async fn serve(
         )
     });
     let app = chassis::server::finish_with(
-        api::routes(Arc::new(Search { index, state }), &auth),
+        api::routes(Arc::new(Search::new(index, state)), &auth),
         api::INFO,
         metrics,
         ready,

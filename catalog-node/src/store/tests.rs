@@ -211,3 +211,27 @@ fn a_second_open_of_the_same_directory_is_refused() {
         Ok(_) => panic!("opened twice"),
     }
 }
+
+#[test]
+fn a_damaged_stored_value_is_an_error_not_an_abort() {
+    let (_d, store) = open();
+    store
+        .put_product("a", &input("A", 1), Precondition::None, 1)
+        .unwrap();
+    let good = store.products.get(b"a").unwrap().unwrap().to_vec();
+    // The product's tag, then a length prefix claiming 2^63 bytes for its first string.
+    let mut huge = vec![good[0], 0xFD];
+    huge.extend_from_slice(&(1u64 << 63).to_le_bytes());
+    for damaged in [
+        huge,
+        good[..good.len() / 2].to_vec(),
+        vec![good[0]],
+        Vec::new(),
+    ] {
+        store.products.insert(b"a", damaged.clone()).unwrap();
+        assert!(
+            matches!(store.product("a"), Err(StoreError::Codec(_))),
+            "{damaged:?} was read as a product"
+        );
+    }
+}

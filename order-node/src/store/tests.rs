@@ -271,3 +271,28 @@ async fn a_copy_holds_every_table_at_one_commit() {
     drop(copy);
     assert!(!snapshot::in_use(&restored_dir));
 }
+
+#[test]
+fn a_damaged_stored_order_is_an_error_not_an_abort() {
+    let (_d, store, _writer) = open();
+    let good = codec::encode(&order("c", 1)).unwrap();
+    let mut huge = vec![good[0], 0xFD];
+    huge.extend_from_slice(&(1u64 << 63).to_le_bytes());
+    for damaged in [
+        huge,
+        good[..good.len() / 2].to_vec(),
+        vec![good[0]],
+        Vec::new(),
+    ] {
+        let txn = store.db().begin_write().unwrap();
+        txn.open_table(ORDERS)
+            .unwrap()
+            .insert("ord-damaged", damaged.as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+        assert!(
+            matches!(store.order("ord-damaged"), Err(StoreError::Codec(_))),
+            "{damaged:?} was read as an order"
+        );
+    }
+}

@@ -24,6 +24,7 @@ fn connections() -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_sent_heads_are_cut_off_and_no_server_exits() {
+    let _serial = crate::SERIAL.lock().await;
     let own = raise_own_file_limit();
     let wanted = connections();
     // Our side needs a descriptor per connection too.

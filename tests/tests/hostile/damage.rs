@@ -42,6 +42,7 @@ fn damage(rng: &mut Rng, good: &[u8]) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn damaged_backups_are_refused_by_every_node_without_an_abort() {
+    let _serial = crate::SERIAL.lock().await;
     let system = System::start(&[], None).await;
     let admin = system.catalog_admin();
     for i in 0..30 {

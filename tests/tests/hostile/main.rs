@@ -27,6 +27,10 @@ mod shedding;
 mod shutdown;
 mod system;
 
+/// Held by every test for its whole run: side by side on two cores, a flood of one test
+/// would starve another's servers and turn load shedding into timeouts.
+pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Whether the long versions run (`CAMPAIGN=long`).
 pub fn long() -> bool {
     std::env::var("CAMPAIGN").is_ok_and(|v| v == "long")

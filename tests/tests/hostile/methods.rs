@@ -27,6 +27,7 @@ fn random_word(rng: &mut Rng, max: u64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_methods_and_paths_leave_metrics_and_memory_flat() {
+    let _serial = crate::SERIAL.lock().await;
     let system = System::start(&[], None).await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))

@@ -19,6 +19,7 @@ const CLOSED: &str = "store closed cleanly";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_closes_the_store_cleanly_and_the_restart_needs_no_repair() {
+    let _serial = crate::SERIAL.lock().await;
     let mut system = OrderSystem::start().await;
     system.seed(&[("term-1", "Tea", 250, 10_000_000)]).await;
     let n = orders();
