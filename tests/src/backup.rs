@@ -79,11 +79,11 @@ async fn run(bin: &str, args: &[&std::ffi::OsStr]) -> Run {
     }
 }
 
-/// Runs `<bin> backup --url URL --token-file FILE.token --out FILE`, the token written to a
-/// file beside the output first (tokens never go on a command line).
+/// Runs `<bin> backup --url URL --token-file TOKEN_FILE --out FILE`, the token written to a
+/// temporary file first (tokens never go on a command line).
 pub async fn backup(bin: &str, url: &str, token: &str, out: &Path) -> Run {
-    let token_file = out.with_extension("token");
-    std::fs::write(&token_file, token).expect("write the token file");
+    let token_file = tempfile::NamedTempFile::new().expect("a token file");
+    std::fs::write(token_file.path(), token).expect("write the token file");
     run(
         bin,
         &[
@@ -91,7 +91,7 @@ pub async fn backup(bin: &str, url: &str, token: &str, out: &Path) -> Run {
             "--url".as_ref(),
             url.as_ref(),
             "--token-file".as_ref(),
-            token_file.as_os_str(),
+            token_file.path().as_os_str(),
             "--out".as_ref(),
             out.as_os_str(),
         ],
