@@ -77,6 +77,7 @@ pub fn routes(catalog: Arc<Catalog>, auth: &Auth) -> Routes {
             CatalogAdmin,
             admin::backup,
         )
+        .route(Method::GET, "/v1/admin/audit", CatalogAdmin, admin::audit)
         .with_state(admin::Admin {
             catalog,
             slot: Slot::default(),
@@ -99,7 +100,7 @@ mod tests {
         let catalog = Arc::new(Catalog::new(store, durability));
         let auth = Auth::from_entries(Vec::new());
         let routes = routes(catalog, &auth);
-        assert_eq!(routes.table().entries().len(), 12);
+        assert_eq!(routes.table().entries().len(), 13);
         assert_eq!(
             chassis::server::unserved(routes, INFO, BODY_LIMIT).await,
             Vec::<String>::new()
