@@ -19,8 +19,8 @@ use thiserror::Error;
 
 use super::records::OrderRecord;
 use super::{
-    BY_CUSTOMER, DB_FILE, IDEMPOTENCY, IDEMPOTENCY_BY_AGE, META, META_COMMITS, ORDERS, Store,
-    StoreError, UNSETTLED, codec, read_counter,
+    AUDIT, BY_CUSTOMER, DB_FILE, IDEMPOTENCY, IDEMPOTENCY_BY_AGE, META, META_COMMITS, ORDERS,
+    Store, StoreError, UNSETTLED, codec, read_counter,
 };
 
 /// Every table of the store; a backup refuses to run if the database holds another one, so
@@ -125,6 +125,7 @@ impl Store {
         copy_table(&view, &txn, UNSETTLED)?;
         copy_table(&view, &txn, IDEMPOTENCY)?;
         copy_table(&view, &txn, IDEMPOTENCY_BY_AGE)?;
+        copy_table(&view, &txn, AUDIT)?;
         copy_table(&view, &txn, META)?;
         txn.commit()?;
         Ok(commits)
