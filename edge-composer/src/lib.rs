@@ -5,6 +5,9 @@
 //! is only compiled for WebAssembly and is the one place that knows the SDK, so moving to
 //! WASI 0.3 touches nothing else. The composition itself lives in `composer-core`.
 
+pub mod access;
+pub mod config;
+pub mod jwt;
 pub mod routes;
 pub mod timing;
 

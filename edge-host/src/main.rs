@@ -11,9 +11,9 @@ use edge_host::vars::Variables;
 
 /// edge-host: serves the edge composer's .wasm with embedded wasmtime, as Spin would.
 ///
-/// Implements the wasi:http 0.2 proxy world (plus the WASI CLI interfaces), Spin's variables
-/// interface (from --var), and Spin's outbound allow-list: the component may call only the
-/// hosts named by the *_url variables.
+/// Implements the wasi:http 0.2 proxy world (plus the WASI CLI interfaces), wasi:config/store
+/// (from --var, as Spin serves its variables), and Spin's outbound allow-list: the component
+/// may call only the hosts named by the *_url variables.
 #[derive(Debug, Parser)]
 #[command(name = "edge-host", version, about, long_about)]
 struct Cli {
@@ -26,7 +26,8 @@ struct Cli {
     component: PathBuf,
 
     /// A variable for the component, KEY=VALUE; give catalog_url, catalog_token, orders_url,
-    /// orders_token, search_url and search_token.
+    /// orders_token, search_url, search_token, and jwt_jwks (a JWKS document), jwt_issuer and
+    /// jwt_audience for end users' tokens.
     #[arg(long = "var", value_name = "KEY=VALUE")]
     vars: Vec<String>,
 }
