@@ -35,7 +35,12 @@ pub const CATALOG_SCOPES: &[&str] = &[
     "catalog:admin",
 ];
 /// order-node's scopes.
-pub const ORDER_SCOPES: &[&str] = &["orders:read", "orders:write", "orders:admin"];
+pub const ORDER_SCOPES: &[&str] = &[
+    "orders:read",
+    "orders:write",
+    "orders:admin",
+    "orders:on-behalf",
+];
 /// search-node's scopes.
 pub const SEARCH_SCOPES: &[&str] = &["search:read", "search:admin"];
 
