@@ -25,12 +25,13 @@ use super::{
 
 /// Every table of the store; a backup refuses to run if the database holds another one, so
 /// that a table added later cannot be silently left out.
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 7] = [
     "orders",
     "orders_by_customer",
     "unsettled",
     "idempotency",
     "idempotency_by_age",
+    "audit",
     "meta",
 ];
 
