@@ -351,7 +351,9 @@ impl Verifier {
         };
         let header: Header =
             serde_json::from_slice(&decode(header_b64)?).map_err(|_| TokenError::Malformed)?;
-        let alg = Alg::parse(&header.alg).ok_or_else(|| TokenError::Algorithm(header.alg))?;
+        let Some(alg) = Alg::parse(&header.alg) else {
+            return Err(TokenError::Algorithm(header.alg));
+        };
         if header.crit.is_some() {
             return Err(TokenError::Critical);
         }
