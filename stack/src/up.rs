@@ -223,16 +223,21 @@ async fn wait_for_end(running: &mut [Running]) -> anyhow::Result<()> {
     }
 }
 
+/// `text` as one single-quoted shell word (the banner's commands are pasted into a shell).
+fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
 fn print_banner(layout: &Layout, orders: &[String]) {
     let composer = layout.url(Part::Composer);
     // This very binary, so that the printed commands work verbatim from any directory.
     let stack = std::env::current_exe()
-        .map(|p| p.display().to_string())
+        .map(|p| shell_quoted(&p.display().to_string()))
         .unwrap_or_else(|_| "cargo run -q --release -p stack --".to_owned());
     let token = |subject: &str| {
         format!(
             "$({stack} token --subject {subject} --data-dir {})",
-            layout.data.display()
+            shell_quoted(&layout.data.display().to_string())
         )
     };
     let catalog = layout.url(Part::Catalog);
@@ -274,4 +279,13 @@ Ctrl-C stops everything; the next `up` reuses the data.",
         token = token_file.display(),
         alice = token("alice"),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shell_quoting_keeps_one_word() {
+        assert_eq!(super::shell_quoted("/a b/c"), "'/a b/c'");
+        assert_eq!(super::shell_quoted("it's"), "'it'\\''s'");
+    }
 }
