@@ -1,5 +1,9 @@
 //! `--var KEY=VALUE`, served to the component through `wasi:config/store` at the version
 //! Spin's variables host serves, so the very same component runs here and on Spin.
+//!
+//! The interface is generated here rather than taken from `wasmtime-wasi-config`: that crate
+//! serves another version of the package (`0.2.0-draft` / `0.2.0-rc.1`), which a component
+//! built against Spin's `0.2.0-draft-2024-09-27` would not link with.
 
 use std::collections::HashMap;
 use std::sync::Arc;
