@@ -20,6 +20,7 @@ use futures::future::join_all;
 use serde_json::{Value, json};
 use system_tests::EdgeHost;
 use system_tests::composer::composer_wasm;
+use system_tests::identity;
 
 use crate::system::{OrderBench, demo_products};
 use crate::{Rng, demo_catalog};
@@ -121,6 +122,8 @@ pub struct ComposerBench {
     pub host_base: String,
     /// The nodes, their tokens and the shared keep-alive HTTP client.
     pub ob: OrderBench,
+    /// A staff token of the test issuer (reads every customer's orders), valid for a day.
+    pub staff: String,
 }
 
 impl ComposerBench {
@@ -138,6 +141,7 @@ impl ComposerBench {
             format!("search_url={NO_SEARCH_URL}"),
             "search_token=unused".to_owned(),
         ];
+        let vars = [vars, identity::vars()].concat();
         let log = ob.dir.path().join("edge-host.log");
         let host = EdgeHost::start(&composer_wasm(), &vars, &log).await;
         let host_base = host.base().trim_end_matches('/').to_owned();
@@ -149,6 +153,7 @@ impl ComposerBench {
             host,
             host_base,
             ob,
+            staff: identity::token_valid_for("bench-staff", true, 24 * 3600),
         }
     }
 
@@ -272,7 +277,7 @@ impl ComposerBench {
     /// The order view through the composer: `GET /v1/order-views/{id}` at edge-host.
     pub async fn view_composer(&self, id: &str) -> String {
         let url = format!("{}/v1/order-views/{id}", self.host_base);
-        self.get_text(&url, None).await
+        self.get_text(&url, Some(&self.staff)).await
     }
 
     /// The composer's `Server-Timing` for the view of order `id` (its hops' durations in ms
@@ -284,6 +289,7 @@ impl ComposerBench {
             .fx
             .http
             .get(&url)
+            .bearer_auth(&self.staff)
             .send()
             .await
             .unwrap_or_else(|e| panic!("GET {url}: {e}"));
@@ -326,7 +332,7 @@ impl ComposerBench {
             "{}/v1/customers/{customer}/order-views?limit={limit}",
             self.host_base
         );
-        self.get_text(&url, None).await
+        self.get_text(&url, Some(&self.staff)).await
     }
 
     /// A customer's page composed by the bench itself: the page from order-node, the product

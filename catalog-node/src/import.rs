@@ -5,6 +5,9 @@ use std::collections::HashSet;
 use std::io::BufRead;
 use std::path::Path;
 
+/// The caller recorded for the products an offline import writes (audit trail, feed).
+pub const IMPORT_CALLER: &str = "import";
+
 use chassis::clock::now_ms;
 use contracts::catalog::ProductInput;
 use contracts::validate;
@@ -87,7 +90,7 @@ pub fn run(data_dir: &Path, file: &Path) -> Result<ImportReport, ImportError> {
     let mut head_seq = store.head_seq()?;
     for chunk in products.chunks(CHUNK) {
         head_seq = store
-            .import(chunk, now_ms())
+            .import(chunk, now_ms(), IMPORT_CALLER)
             .map_err(|source| ImportError::Write { imported, source })?;
         imported += chunk.len();
         bar.inc(chunk.len() as u64);

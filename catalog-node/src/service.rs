@@ -169,9 +169,10 @@ impl Catalog {
         id: String,
         input: ProductInput,
         pre: Precondition,
+        caller: String,
     ) -> Result<Written<PutOutcome>, ServiceError> {
         self.write(move |store, now| {
-            let outcome = store.put_product(&id, &input, pre, now)?;
+            let outcome = store.put_product(&id, &input, pre, now, &caller)?;
             let seq = outcome.seq;
             Ok((outcome, Some(seq)))
         })
@@ -184,17 +185,23 @@ impl Catalog {
         id: String,
         patch: ProductPatch,
         pre: Precondition,
+        caller: String,
     ) -> Result<Written<Product>, ServiceError> {
         self.write(move |store, now| {
-            let (product, seq) = store.patch_product(&id, &patch, pre, now)?;
+            let (product, seq) = store.patch_product(&id, &patch, pre, now, &caller)?;
             Ok((product, Some(seq)))
         })
         .await
     }
 
     /// Deletes a product.
-    pub async fn delete(&self, id: String, pre: Precondition) -> Result<Written<()>, ServiceError> {
-        self.write(move |store, now| Ok(((), Some(store.delete_product(&id, pre, now)?))))
+    pub async fn delete(
+        &self,
+        id: String,
+        pre: Precondition,
+        caller: String,
+    ) -> Result<Written<()>, ServiceError> {
+        self.write(move |store, now| Ok(((), Some(store.delete_product(&id, pre, now, &caller)?))))
             .await
     }
 
@@ -203,9 +210,10 @@ impl Catalog {
         &self,
         id: String,
         delta: i64,
+        caller: String,
     ) -> Result<Written<Product>, ServiceError> {
         self.write(move |store, now| {
-            let (product, seq) = store.change_stock(&id, delta, now)?;
+            let (product, seq) = store.change_stock(&id, delta, now, &caller)?;
             Ok((product, Some(seq)))
         })
         .await
@@ -215,9 +223,10 @@ impl Catalog {
     pub async fn reserve(
         &self,
         request: ReservationRequest,
+        caller: String,
     ) -> Result<Written<ReserveOutcome>, ServiceError> {
         self.write(move |store, now| {
-            let outcome = store.reserve(&request, now)?;
+            let outcome = store.reserve(&request, now, &caller)?;
             let seq = outcome.seq;
             Ok((outcome, seq))
         })
@@ -230,8 +239,23 @@ impl Catalog {
     }
 
     /// Releases a reservation's stock.
-    pub async fn release(&self, id: String) -> Result<Written<Reservation>, ServiceError> {
-        self.write(move |store, now| store.release(&id, now)).await
+    pub async fn release(
+        &self,
+        id: String,
+        caller: String,
+    ) -> Result<Written<Reservation>, ServiceError> {
+        self.write(move |store, now| store.release(&id, now, &caller))
+            .await
+    }
+
+    /// The newest `limit` entries of the audit trail, newest first.
+    pub fn audit(&self, limit: usize) -> Result<Vec<contracts::audit::AuditEntry>, ServiceError> {
+        Ok(self
+            .store
+            .audit(limit)?
+            .iter()
+            .map(|(seq, entry)| entry.to_wire(*seq))
+            .collect())
     }
 
     /// Events after `after`, waiting up to `wait` for one when there is none yet.

@@ -23,11 +23,23 @@ use crate::error::ApiError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallerName(pub String);
 
+/// Every scope the request's caller holds (not only the route's); put in the request's
+/// extensions by the auth layer, for handlers whose behaviour depends on a further scope.
+#[derive(Debug, Clone)]
+pub struct Grants(Option<Arc<HashSet<Scope>>>);
+
+impl Grants {
+    /// Whether the caller holds `scope` (an anonymous node grants every scope).
+    pub fn holds(&self, scope: Scope) -> bool {
+        self.0.as_ref().is_none_or(|s| s.contains(&scope))
+    }
+}
+
 #[derive(Debug)]
 struct Known {
     name: String,
     digest: [u8; 32],
-    scopes: HashSet<Scope>,
+    scopes: Arc<HashSet<Scope>>,
 }
 
 #[derive(Debug)]
@@ -93,7 +105,7 @@ impl Auth {
             .map(|e| Known {
                 digest: digest(e.token.as_bytes()),
                 name: e.name,
-                scopes: e.scopes.into_iter().collect(),
+                scopes: Arc::new(e.scopes.into_iter().collect()),
             })
             .collect();
         Self(Arc::new(Mode::Callers(known)))
@@ -101,8 +113,17 @@ impl Auth {
 
     /// Checks an `Authorization` header value against `scope`.
     pub fn check(&self, header: Option<&str>, scope: Scope) -> Result<CallerName, ApiError> {
+        self.check_grants(header, scope).map(|(name, _)| name)
+    }
+
+    /// [`Self::check`], also returning every scope the caller holds.
+    pub fn check_grants(
+        &self,
+        header: Option<&str>,
+        scope: Scope,
+    ) -> Result<(CallerName, Grants), ApiError> {
         let known = match &*self.0 {
-            Mode::Anonymous => return Ok(CallerName("anonymous".into())),
+            Mode::Anonymous => return Ok((CallerName("anonymous".into()), Grants(None))),
             Mode::Callers(known) => known,
         };
         let token = header
@@ -120,7 +141,10 @@ impl Auth {
         }
         let caller = found.ok_or_else(|| ApiError::unauthorized("unknown bearer token"))?;
         if caller.scopes.contains(&scope) {
-            Ok(CallerName(caller.name.clone()))
+            Ok((
+                CallerName(caller.name.clone()),
+                Grants(Some(caller.scopes.clone())),
+            ))
         } else {
             Err(ApiError::forbidden(format!(
                 "caller {:?} lacks the scope {scope}",
@@ -150,9 +174,10 @@ async fn require_scope(
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    match auth.check(header, scope) {
-        Ok(caller) => {
+    match auth.check_grants(header, scope) {
+        Ok((caller, grants)) => {
             request.extensions_mut().insert(caller);
+            request.extensions_mut().insert(grants);
             next.run(request).await
         }
         Err(err) => err.into_response(),
@@ -190,6 +215,19 @@ mod tests {
         assert_eq!(ok.unwrap(), CallerName("order-node".into()));
         let denied = a.check(Some("Bearer order-token-0123456789"), Scope::CatalogWrite);
         assert_eq!(denied.unwrap_err().status().as_u16(), 403);
+    }
+
+    #[test]
+    fn grants_list_every_held_scope() {
+        let (_, grants) = auth()
+            .check_grants(Some("Bearer order-token-0123456789"), Scope::CatalogRead)
+            .unwrap();
+        assert!(grants.holds(Scope::CatalogReserve));
+        assert!(!grants.holds(Scope::OrdersOnBehalf));
+        let (_, all) = Auth::anonymous()
+            .check_grants(None, Scope::CatalogRead)
+            .unwrap();
+        assert!(all.holds(Scope::OrdersOnBehalf));
     }
 
     #[test]

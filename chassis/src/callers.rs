@@ -37,6 +37,10 @@ pub enum Scope {
     /// Operate order-node: take backups of its store.
     #[serde(rename = "orders:admin")]
     OrdersAdmin,
+    /// Act for an end user the caller has authenticated (`X-End-User`): only the edge
+    /// composer holds it.
+    #[serde(rename = "orders:on-behalf")]
+    OrdersOnBehalf,
     /// Search the product index.
     #[serde(rename = "search:read")]
     SearchRead,
@@ -57,6 +61,7 @@ impl Scope {
             Scope::OrdersRead => "orders:read",
             Scope::OrdersWrite => "orders:write",
             Scope::OrdersAdmin => "orders:admin",
+            Scope::OrdersOnBehalf => "orders:on-behalf",
             Scope::SearchRead => "search:read",
             Scope::SearchAdmin => "search:admin",
         }

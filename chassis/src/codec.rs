@@ -14,6 +14,13 @@ pub trait Record: Encode + Decode<()> {
     const SCHEMA: u8;
     /// Name used in error messages.
     const KIND: &'static str;
+
+    /// Reads a value stored in the older layout `tag`, for a type whose older layouts are
+    /// upgraded as they are read rather than by a migration at start-up; `None` refuses it.
+    fn decode_older(tag: u8, body: &[u8]) -> Option<Result<Self, CodecError>> {
+        let _ = (tag, body);
+        None
+    }
 }
 
 /// A stored value that cannot be read or written.
@@ -103,20 +110,22 @@ pub fn decode<T: Record>(bytes: &[u8]) -> Result<T, CodecError> {
         .split_first()
         .ok_or(CodecError::Empty { kind: T::KIND })?;
     if tag != T::SCHEMA {
-        return Err(CodecError::Schema {
+        return T::decode_older(tag, body).unwrap_or(Err(CodecError::Schema {
             kind: T::KIND,
             found: tag,
             expected: T::SCHEMA,
-        });
+        }));
     }
-    let (value, read) =
-        bincode::decode_from_slice(body, decode_config()).map_err(|source| CodecError::Decode {
-            kind: T::KIND,
-            source,
-        })?;
+    decode_layout(T::KIND, body)
+}
+
+/// Decodes the bincode bytes of one layout (the value without its tag), all of them.
+pub fn decode_layout<L: Decode<()>>(kind: &'static str, body: &[u8]) -> Result<L, CodecError> {
+    let (value, read) = bincode::decode_from_slice(body, decode_config())
+        .map_err(|source| CodecError::Decode { kind, source })?;
     if read != body.len() {
         return Err(CodecError::Trailing {
-            kind: T::KIND,
+            kind,
             extra: body.len() - read,
         });
     }

@@ -270,6 +270,10 @@ pub struct ChangeEvent {
     pub kind: EventKind,
     /// The product's state after the change; `null` for a delete.
     pub product: Option<Product>,
+    /// The caller that made the change (its name in the catalog's callers file); absent for
+    /// changes recorded before the catalog kept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
 }
 
 /// Answer of `GET /v1/events`.

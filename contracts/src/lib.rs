@@ -4,6 +4,7 @@
 //! the validation rules every client and server agree on. Storage records are private to each
 //! node and never appear in this crate. It has no I/O so that it compiles to WebAssembly.
 
+pub mod audit;
 pub mod catalog;
 pub mod composer;
 pub mod error;

@@ -19,8 +19,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
-use wasi::clocks::monotonic_clock;
+use wasi::clocks::{monotonic_clock, wall_clock};
 
+use crate::access::{self, PlaceRefusal};
+use crate::config::{self as settings, Upstreams};
+use crate::jwt::Verified;
 use crate::routes::{Route, RouteError, route};
 use crate::timing::Timing;
 
@@ -32,32 +35,34 @@ const BUDGET_MS: u64 = 1500;
 /// would tell the client 503 about an order order-node goes on to store.
 const WRITE_BUDGET_MS: u64 = 5000;
 
-/// Where the upstreams are and how to authenticate, from Spin variables.
-struct Upstreams {
-    catalog_url: String,
-    catalog_token: String,
-    orders_url: String,
-    orders_token: String,
-    search_url: String,
-    search_token: String,
+/// The header carrying the verified end user to order-node, which trusts it only from
+/// callers holding `orders:on-behalf`.
+const END_USER_HEADER: &str = "x-end-user";
+
+/// `wasi:config/store` at the version Spin's variables host serves, so the component needs
+/// no Spin-only import and edge-host can serve the same interface.
+#[allow(missing_docs, clippy::all)]
+mod wasi_config {
+    spin_sdk::wit_bindgen::generate!({
+        inline: "
+            package wasi:config@0.2.0-draft-2024-09-27;
+            interface store {
+                variant error { upstream(string), io(string) }
+                get: func(key: string) -> result<option<string>, error>;
+                get-all: func() -> result<list<tuple<string, string>>, error>;
+            }
+            world imports { import store; }
+        ",
+        world: "imports",
+        runtime_path: "spin_sdk::wit_bindgen::rt",
+    });
 }
 
-impl Upstreams {
-    fn load() -> anyhow::Result<Self> {
-        let var = |name: &str| {
-            spin_sdk::variables::get(name)
-                .map(|v| v.trim_end_matches('/').to_owned())
-                .map_err(|e| anyhow::anyhow!("variable {name}: {e}"))
-        };
-        Ok(Self {
-            catalog_url: var("catalog_url")?,
-            catalog_token: var("catalog_token")?,
-            orders_url: var("orders_url")?,
-            orders_token: var("orders_token")?,
-            search_url: var("search_url")?,
-            search_token: var("search_token")?,
-        })
-    }
+fn config(key: &str) -> Result<Option<String>, String> {
+    use wasi_config::wasi::config::store::{Error, get};
+    get(key).map_err(|e| match e {
+        Error::Upstream(why) | Error::Io(why) => why,
+    })
 }
 
 fn now_ns() -> u64 {
@@ -195,7 +200,7 @@ async fn lookup_products<'a>(
     lookup
 }
 
-async fn order_view_route(up: &Upstreams, order_id: &str) -> Response {
+async fn order_view_route(up: &Upstreams, user: &Verified, order_id: &str) -> Response {
     let mut timing = Timing::default();
     let start = now_ns();
     let order = call::<Order>(
@@ -208,8 +213,9 @@ async fn order_view_route(up: &Upstreams, order_id: &str) -> Response {
     .await;
     timing.hop("orders", ms_since(start), 1);
     let order = match order {
-        Upstream::Ok(order) => order,
-        Upstream::NotFound => {
+        // Someone else's order answers exactly as a missing one: its existence is not told.
+        Upstream::Ok(order) if access::may_read(user, &order.customer_id) => order,
+        Upstream::Ok(_) | Upstream::NotFound => {
             return error(
                 404,
                 "order_not_found",
@@ -230,11 +236,20 @@ async fn order_view_route(up: &Upstreams, order_id: &str) -> Response {
 
 async fn customer_views_route(
     up: &Upstreams,
+    user: &Verified,
     customer_id: &str,
     limit: usize,
     cursor: Option<&str>,
 ) -> Response {
     let mut timing = Timing::default();
+    if !access::may_read(user, customer_id) {
+        return error(
+            404,
+            "customer_not_found",
+            format!("no customer {customer_id:?}"),
+            &timing,
+        );
+    }
     let start = now_ns();
     let mut url = format!(
         "{}/v1/orders?customer_id={customer_id}&limit={limit}",
@@ -309,19 +324,54 @@ async fn search_route(up: &Upstreams, query: &str) -> Response {
     json(200, &search_view(&hits, &lookup), &timing)
 }
 
-async fn create_order_route(up: &Upstreams, req: &Request) -> Response {
-    let mut timing = Timing::default();
-    let start = now_ns();
+async fn create_order_route(up: &Upstreams, user: &Verified, req: &Request) -> Response {
+    let timing = Timing::default();
+    let body = match access::order_body(user, req.body()) {
+        Ok(body) => body,
+        Err(PlaceRefusal::NotAnObject) => {
+            return error(
+                400,
+                "invalid_json",
+                "the body must be a JSON object",
+                &timing,
+            );
+        }
+        Err(PlaceRefusal::ForSomeoneElse) => {
+            return error(
+                403,
+                "forbidden",
+                "an order can only be placed for the customer the token names",
+                &timing,
+            );
+        }
+    };
     let mut builder = Request::builder();
     builder
         .method(Method::Post)
         .uri(format!("{}/v1/orders", up.orders_url))
         .header("authorization", format!("Bearer {}", up.orders_token))
-        .header("content-type", "application/json");
+        .header("content-type", "application/json")
+        .header(END_USER_HEADER, user.subject.as_str());
     if let Some(key) = req.header("idempotency-key").and_then(|v| v.as_str()) {
         builder.header("idempotency-key", key);
     }
-    let request = builder.body(req.body().to_vec()).build();
+    forward(builder.body(body).build(), timing).await
+}
+
+async fn cancel_order_route(up: &Upstreams, user: &Verified, order_id: &str) -> Response {
+    // order-node checks that the order is the end user's, and answers 404 if it is not.
+    let request = Request::builder()
+        .method(Method::Post)
+        .uri(format!("{}/v1/orders/{order_id}/cancel", up.orders_url))
+        .header("authorization", format!("Bearer {}", up.orders_token))
+        .header(END_USER_HEADER, user.subject.as_str())
+        .build();
+    forward(request, Timing::default()).await
+}
+
+/// Sends a write to order-node and passes its answer through.
+async fn forward(request: Request, mut timing: Timing) -> Response {
+    let start = now_ns();
     let response = within_budget(
         "orders",
         WRITE_BUDGET_MS,
@@ -342,6 +392,50 @@ async fn create_order_route(up: &Upstreams, req: &Request) -> Response {
         }
         Err(e) => error(503, "orders_unavailable", e, &timing),
     }
+}
+
+/// A 401 with the RFC 6750 challenge: without an error code when no token was sent.
+fn unauthorized(invalid: bool, message: impl Into<String>, timing: &Timing) -> Response {
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: if invalid {
+                "invalid_token"
+            } else {
+                "unauthorized"
+            }
+            .to_owned(),
+            message: message.into(),
+            field: None,
+            missing_ids: Vec::new(),
+            short_items: Vec::new(),
+        },
+    };
+    let challenge = if invalid {
+        "Bearer error=\"invalid_token\""
+    } else {
+        "Bearer"
+    };
+    Response::builder()
+        .status(401)
+        .header("content-type", "application/json")
+        .header("www-authenticate", challenge)
+        .header("server-timing", timing.header())
+        .body(serde_json::to_vec(&body).unwrap_or_default())
+        .build()
+}
+
+/// The end user of a request to a protected route, or the answer refusing it.
+fn authenticate(req: &Request, timing: &Timing) -> Result<Verified, Response> {
+    let header = req.header("authorization").and_then(|v| v.as_str());
+    let Some(token) = access::bearer(header) else {
+        return Err(unauthorized(false, "a bearer token is required", timing));
+    };
+    let verifier = settings::verifier(config)
+        .map_err(|e| error(500, "misconfigured", e.to_string(), timing))?;
+    let now = i64::try_from(wall_clock::now().seconds).unwrap_or(i64::MAX);
+    verifier
+        .verify(token, now)
+        .map_err(|e| unauthorized(true, e.to_string(), timing))
 }
 
 #[http_component]
@@ -372,19 +466,27 @@ async fn handle(req: Request) -> anyhow::Result<Response> {
     if route == Route::Health {
         return Ok(json(200, &serde_json::json!({"status": "ok"}), &timing));
     }
-    let up = match Upstreams::load() {
+    let up = match Upstreams::load(config) {
         Ok(up) => up,
         Err(e) => return Ok(error(500, "misconfigured", e.to_string(), &timing)),
     };
+    if let Route::Search { query } = &route {
+        return Ok(search_route(&up, query).await);
+    }
+    let user = match authenticate(&req, &timing) {
+        Ok(user) => user,
+        Err(refusal) => return Ok(refusal),
+    };
     Ok(match route {
         Route::Health => json(200, &serde_json::json!({"status": "ok"}), &timing),
-        Route::OrderView { order_id } => order_view_route(&up, &order_id).await,
+        Route::Search { query } => search_route(&up, &query).await,
+        Route::OrderView { order_id } => order_view_route(&up, &user, &order_id).await,
         Route::CustomerViews {
             customer_id,
             limit,
             cursor,
-        } => customer_views_route(&up, &customer_id, limit, cursor.as_deref()).await,
-        Route::Search { query } => search_route(&up, &query).await,
-        Route::CreateOrder => create_order_route(&up, &req).await,
+        } => customer_views_route(&up, &user, &customer_id, limit, cursor.as_deref()).await,
+        Route::CreateOrder => create_order_route(&up, &user, &req).await,
+        Route::CancelOrder { order_id } => cancel_order_route(&up, &user, &order_id).await,
     })
 }

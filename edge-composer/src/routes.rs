@@ -29,6 +29,19 @@ pub enum Route {
     },
     /// `POST /v1/orders`: forwarded to order-node with the composer's own credentials.
     CreateOrder,
+    /// `POST /v1/orders/{order_id}/cancel`: forwarded to order-node's cancel route.
+    CancelOrder {
+        /// The order.
+        order_id: String,
+    },
+}
+
+impl Route {
+    /// Whether the route needs an end user's token: everything about orders does; health,
+    /// search and product browsing stay anonymous.
+    pub fn needs_end_user(&self) -> bool {
+        !matches!(self, Self::Health | Self::Search { .. })
+    }
 }
 
 /// Why a request has no route.
@@ -122,6 +135,15 @@ pub fn route(method: &str, path: &str, query: &str) -> Result<Route, RouteError>
                 Err(RouteError::MethodNotAllowed)
             }
         }
+        ["v1", "orders", order_id, "cancel"] => {
+            if method != "POST" {
+                return Err(RouteError::MethodNotAllowed);
+            }
+            validate::id("order_id", order_id)?;
+            Ok(Route::CancelOrder {
+                order_id: (*order_id).to_owned(),
+            })
+        }
         _ => Err(RouteError::NotFound),
     }
 }
@@ -158,6 +180,29 @@ mod tests {
             })
         );
         assert_eq!(route("POST", "/v1/orders", ""), Ok(Route::CreateOrder));
+        assert_eq!(
+            route("POST", "/v1/orders/ord-1/cancel", ""),
+            Ok(Route::CancelOrder {
+                order_id: "ord-1".into()
+            })
+        );
+    }
+
+    #[test]
+    fn only_order_routes_need_an_end_user() {
+        assert!(!Route::Health.needs_end_user());
+        assert!(
+            !Route::Search {
+                query: String::new()
+            }
+            .needs_end_user()
+        );
+        assert!(Route::CreateOrder.needs_end_user());
+        assert!(
+            route("GET", "/v1/order-views/o", "")
+                .unwrap()
+                .needs_end_user()
+        );
     }
 
     #[test]
@@ -199,5 +244,13 @@ mod tests {
             Err(RouteError::MethodNotAllowed)
         );
         assert_eq!(route("GET", "/nope", ""), Err(RouteError::NotFound));
+        assert_eq!(
+            route("GET", "/v1/orders/o/cancel", ""),
+            Err(RouteError::MethodNotAllowed)
+        );
+        assert!(matches!(
+            route("POST", "/v1/orders/bad%20id/cancel", ""),
+            Err(RouteError::Invalid(_))
+        ));
     }
 }

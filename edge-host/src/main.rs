@@ -13,9 +13,9 @@ use edge_host::vars::Variables;
 
 /// edge-host: serves the edge composer's .wasm with embedded wasmtime, as Spin would.
 ///
-/// Implements the wasi:http 0.2 proxy world (plus the WASI CLI interfaces), Spin's variables
-/// interface (from --var, --var-file and EDGE_VAR_* variables), and Spin's outbound allow-list: the component may call only the
-/// hosts named by the *_url variables.
+/// Implements the wasi:http 0.2 proxy world (plus the WASI CLI interfaces), wasi:config/store
+/// (from --var, --var-file and EDGE_VAR_* variables, as Spin serves its variables), and Spin's
+/// outbound allow-list: the component may call only the hosts named by the *_url variables.
 #[derive(Debug, Parser)]
 #[command(name = "edge-host", version, about, long_about)]
 struct Cli {
@@ -27,7 +27,8 @@ struct Cli {
     #[arg(long, env = "EDGE_COMPONENT")]
     component: PathBuf,
 
-    /// A variable for the component, KEY=VALUE: catalog_url, orders_url, search_url. The
+    /// A variable for the component, KEY=VALUE: catalog_url, orders_url, search_url, and
+    /// jwt_jwks (a JWKS document), jwt_issuer and jwt_audience for end users' tokens. The
     /// tokens (catalog_token, orders_token, search_token) are secrets and are refused here:
     /// give them in --var-file or as EDGE_VAR_CATALOG_TOKEN and so on.
     #[arg(long = "var", value_name = "KEY=VALUE")]

@@ -1,4 +1,4 @@
-//! Per-request store data: WASI, wasi:http, the variables and the outbound hooks.
+//! Per-request store data: WASI, wasi:http, the configuration and the outbound hooks.
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
@@ -6,7 +6,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::outbound::Hooks;
-use crate::vars::{VariableError, Variables, VariablesHost};
+use crate::vars::{ConfigError, ConfigHost, Variables};
 
 /// What one request's instance sees.
 pub struct State {
@@ -101,11 +101,12 @@ impl WasiHttpView for State {
     }
 }
 
-impl VariablesHost for State {
-    fn get(&mut self, name: String) -> Result<String, VariableError> {
-        self.variables
-            .get(&name)
-            .map(str::to_owned)
-            .ok_or(VariableError::Undefined(name))
+impl ConfigHost for State {
+    fn get(&mut self, key: String) -> Result<Option<String>, ConfigError> {
+        Ok(self.variables.get(&key).map(str::to_owned))
+    }
+
+    fn get_all(&mut self) -> Result<Vec<(String, String)>, ConfigError> {
+        Ok(self.variables.all())
     }
 }

@@ -1,5 +1,9 @@
-//! `--var KEY=VALUE` and Spin's `fermyon:spin/variables@2.0.0` interface, implemented by the
-//! host so the very same component runs here and on Spin.
+//! `--var KEY=VALUE`, served to the component through `wasi:config/store` at the version
+//! Spin's variables host serves, so the very same component runs here and on Spin.
+//!
+//! The interface is generated here rather than taken from `wasmtime-wasi-config`: that crate
+//! serves another version of the package (`0.2.0-draft` / `0.2.0-rc.1`), which a component
+//! built against Spin's `0.2.0-draft-2024-09-27` would not link with.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,37 +14,38 @@ use thiserror::Error;
 mod bindings {
     wasmtime::component::bindgen!({
         inline: "
-        package fermyon:spin@2.0.0;
+        package wasi:config@0.2.0-draft-2024-09-27;
 
-        interface variables {
+        interface store {
             variant error {
-                invalid-name(string),
-                undefined(string),
-                provider(string),
-                other(string),
+                upstream(string),
+                io(string),
             }
-            get: func(name: string) -> result<string, error>;
+            get: func(key: string) -> result<option<string>, error>;
+            get-all: func() -> result<list<tuple<string, string>>, error>;
         }
 
         world host {
-            import variables;
+            import store;
         }
     ",
     });
 }
 
-pub use bindings::fermyon::spin::variables::{
-    Error as VariableError, Host as VariablesHost, add_to_linker,
-};
+pub use bindings::wasi::config::store::{Error as ConfigError, Host as ConfigHost, add_to_linker};
 
-/// Every variable the composer reads.
-pub const KNOWN: [&str; 6] = [
+/// Every variable the composer reads: its upstreams, its own tokens, and how end users'
+/// tokens are verified.
+pub const KNOWN: [&str; 9] = [
     "catalog_url",
     "catalog_token",
     "orders_url",
     "orders_token",
     "search_url",
     "search_token",
+    "jwt_jwks",
+    "jwt_issuer",
+    "jwt_audience",
 ];
 
 /// A `--var` that cannot be used.
@@ -83,6 +88,11 @@ impl Variables {
     /// A variable's value.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
+    }
+
+    /// Every variable, for `get-all`.
+    pub fn all(&self) -> Vec<(String, String)> {
+        self.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
     /// The values of the `*_url` variables: the only hosts the component may call.

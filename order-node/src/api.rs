@@ -5,13 +5,15 @@ use std::sync::Arc;
 
 use axum::Json as JsonOut;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chassis::auth::{CallerName, Grants};
 use chassis::backup::Slot;
 use chassis::extract::{Json, Path, Query};
 use chassis::routes::ApiInfo;
 use chassis::{ApiError, Auth, Routes, Scope};
+use contracts::audit::{AuditPage, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE};
 use contracts::orders::{
     CreateOrder, DEFAULT_ORDER_PAGE, MAX_ORDER_BATCH, MAX_ORDER_PAGE, Order, OrderBatch, OrderPage,
     validate_idempotency_key,
@@ -21,6 +23,41 @@ use serde::Deserialize;
 
 use crate::catalog::CatalogError;
 use crate::service::{Cancel, Orders, Placed, ServiceError};
+use crate::store::records::ActorRecord;
+
+/// The header naming the end user a caller acts for; trusted only from callers holding
+/// `orders:on-behalf`, refused (403) from any other.
+pub const END_USER_HEADER: &str = "x-end-user";
+
+/// Who is making a write: the authenticated caller and, when it holds `orders:on-behalf` and
+/// says so, the end user it acts for.
+fn actor(
+    headers: &HeaderMap,
+    caller: CallerName,
+    grants: &Grants,
+) -> Result<ActorRecord, ApiError> {
+    let end_user = match headers.get(END_USER_HEADER) {
+        None => None,
+        Some(_) if !grants.holds(Scope::OrdersOnBehalf) => {
+            return Err(ApiError::forbidden(format!(
+                "caller {:?} lacks the scope {} and may not name an end user",
+                caller.0,
+                Scope::OrdersOnBehalf
+            )));
+        }
+        Some(value) => {
+            let user = value.to_str().map_err(|_| {
+                ApiError::bad_request("invalid_input", "X-End-User must be visible ASCII")
+            })?;
+            validate::id("X-End-User", user)?;
+            Some(user.to_owned())
+        }
+    };
+    Ok(ActorRecord {
+        caller: caller.0,
+        end_user,
+    })
+}
 
 /// Largest request body, in bytes: an order of 1000 lines fits easily.
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -44,6 +81,7 @@ pub fn routes(orders: Arc<Orders>, auth: &Auth) -> Routes {
             Scope::OrdersWrite,
             cancel,
         )
+        .route(Method::GET, "/v1/admin/audit", Scope::OrdersAdmin, audit)
         .with_state(orders.clone());
     let admin = Routes::new(auth)
         .route(
@@ -131,10 +169,22 @@ fn located(status: StatusCode, order: &Order, body: Response) -> Response {
 /// `POST /v1/orders` with an optional `Idempotency-Key`.
 pub async fn create(
     State(orders): State<Arc<Orders>>,
+    Extension(caller): Extension<CallerName>,
+    Extension(grants): Extension<Grants>,
     headers: HeaderMap,
     Json(request): Json<CreateOrder>,
 ) -> Result<Response, ApiError> {
+    let actor = actor(&headers, caller, &grants)?;
     let items = request.validated_items()?;
+    if actor
+        .end_user
+        .as_ref()
+        .is_some_and(|user| *user != request.customer_id)
+    {
+        return Err(ApiError::forbidden(
+            "an end user can only place orders for itself",
+        ));
+    }
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(value) => {
@@ -145,7 +195,7 @@ pub async fn create(
             Some(key.to_owned())
         }
     };
-    let placed = detached(async move { orders.place(request, items, key).await }).await?;
+    let placed = detached(async move { orders.place(request, items, key, actor).await }).await?;
     Ok(match placed {
         Placed::Confirmed(order) => {
             located(StatusCode::CREATED, &order, JsonOut(&order).into_response())
@@ -254,6 +304,25 @@ pub async fn list(
     }
 }
 
+/// Query of `GET /v1/admin/audit`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    limit: Option<usize>,
+}
+
+/// `GET /v1/admin/audit?limit=N`: the newest entries of the audit trail, newest first.
+pub async fn audit(
+    State(orders): State<Arc<Orders>>,
+    Query(q): Query<AuditQuery>,
+) -> Result<JsonOut<AuditPage>, ApiError> {
+    let limit = q.limit.unwrap_or(DEFAULT_AUDIT_PAGE);
+    validate::range("limit", limit, 1, MAX_AUDIT_PAGE)?;
+    Ok(JsonOut(AuditPage {
+        entries: orders.audit(limit)?,
+    }))
+}
+
 /// `GET /v1/admin/backup`: a consistent archive of the store, streamed.
 pub async fn backup(
     State((orders, slot)): State<(Arc<Orders>, Slot)>,
@@ -266,10 +335,14 @@ pub async fn backup(
 /// `POST /v1/orders/{id}/cancel`.
 pub async fn cancel(
     State(orders): State<Arc<Orders>>,
+    Extension(caller): Extension<CallerName>,
+    Extension(grants): Extension<Grants>,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     validate::id("id", &id)?;
-    let cancelled = detached(async move { orders.cancel(&id).await }).await?;
+    let actor = actor(&headers, caller, &grants)?;
+    let cancelled = detached(async move { orders.cancel(&id, actor).await }).await?;
     Ok(match cancelled {
         Cancel::Done(order) => JsonOut(order).into_response(),
         Cancel::InProgress(order) => (StatusCode::ACCEPTED, JsonOut(order)).into_response(),
@@ -307,7 +380,7 @@ mod tests {
         ));
         let auth = Auth::from_entries(Vec::new());
         let routes = routes(orders, &auth);
-        assert_eq!(routes.table().entries().len(), 5);
+        assert_eq!(routes.table().entries().len(), 6);
         assert_eq!(
             chassis::server::unserved(routes, INFO, BODY_LIMIT).await,
             Vec::<String>::new()

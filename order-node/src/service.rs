@@ -15,7 +15,7 @@ use thiserror::Error;
 
 use crate::catalog::{CatalogClient, CatalogError, ReleaseReply, ReserveReply};
 use crate::store::records::{
-    IdempotencyRecord, LineRecord, OrderRecord, StoredResponse, StoredStatus,
+    ActorRecord, IdempotencyRecord, LineRecord, OrderRecord, StoredResponse, StoredStatus,
 };
 use crate::store::snapshot::SnapshotError;
 use crate::store::writer::Writer;
@@ -123,6 +123,19 @@ impl Drop for Claim<'_> {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&self.id);
     }
+}
+
+/// The stored form of an `Idempotency-Key`: prefixed with who used it, lengths first so that
+/// no choice of names makes two actors' keys meet.
+fn scoped_key(actor: &ActorRecord, key: &str) -> String {
+    let end_user = actor.end_user.as_deref().unwrap_or_default();
+    format!(
+        "{}:{}{}:{}{key}",
+        actor.caller.len(),
+        actor.caller,
+        end_user.len(),
+        end_user
+    )
 }
 
 fn new_order_id() -> String {
@@ -245,6 +258,16 @@ impl Orders {
         Ok((found, missing))
     }
 
+    /// The newest `limit` entries of the audit trail, newest first.
+    pub fn audit(&self, limit: usize) -> Result<Vec<contracts::audit::AuditEntry>, ServiceError> {
+        Ok(self
+            .store
+            .audit(limit)?
+            .iter()
+            .map(|(seq, entry)| entry.to_wire(*seq))
+            .collect())
+    }
+
     /// A page of a customer's orders, newest first, and the cursor of the next page.
     pub fn customer_orders(
         &self,
@@ -265,13 +288,17 @@ impl Orders {
         Ok((rows.iter().map(|(id, r)| r.to_wire(id)).collect(), next))
     }
 
-    /// Places an order: one catalog batch read, a durable pending record, the reservation.
+    /// Places an order for `actor`: one catalog batch read, a durable pending record, the
+    /// reservation. An `Idempotency-Key` is the actor's own: the same key from another caller
+    /// or another end user is another key.
     pub async fn place(
         &self,
         request: CreateOrder,
         items: Vec<OrderItem>,
         key: Option<String>,
+        actor: ActorRecord,
     ) -> Result<Placed, ServiceError> {
+        let key = key.map(|k| scoped_key(&actor, &k));
         let print = fingerprint(&request);
         if let Some(key) = &key
             && let Some(record) = self.store.idempotency(key)?
@@ -284,7 +311,8 @@ impl Orders {
             return Err(ServiceError::UnknownProducts(batch.missing));
         }
         let now = now_ms();
-        let record = price(&request.customer_id, &items, &batch.products, now)?;
+        let mut record = price(&request.customer_id, &items, &batch.products, now)?;
+        record.placed_by = Some(actor);
         let id = new_order_id();
         let _claim = self.claim(&id);
         self.record_and_reserve(&id, record, key, print).await
@@ -411,11 +439,13 @@ impl Orders {
         })
     }
 
-    /// Cancels a confirmed order, releasing its stock.
-    pub async fn cancel(&self, id: &str) -> Result<Cancel, ServiceError> {
+    /// Cancels a confirmed order for `actor`, releasing its stock. An end user may cancel
+    /// only its own orders; anyone else's answers as a missing order.
+    pub async fn cancel(&self, id: &str, actor: ActorRecord) -> Result<Cancel, ServiceError> {
         let order = self
             .store
             .order(id)?
+            .filter(|o| actor.end_user.as_ref().is_none_or(|u| *u == o.customer_id))
             .ok_or_else(|| ServiceError::NotFound(id.to_owned()))?;
         match order.status {
             StoredStatus::Cancelled => return Ok(Cancel::Done(order.to_wire(id))),
@@ -424,15 +454,16 @@ impl Orders {
             }
             StoredStatus::Confirmed | StoredStatus::Cancelling => {}
         }
-        let current = self
-            .transition(
-                id,
-                StoredStatus::Confirmed,
-                StoredStatus::Cancelling,
-                None,
-                None,
-            )
-            .await?;
+        let current = {
+            let id = id.to_owned();
+            let outcome = self
+                .writer
+                .write(move |txn| writes::request_cancel(txn, &id, actor, now_ms()))
+                .await?;
+            match outcome {
+                TransitionOutcome::Moved(r) | TransitionOutcome::Unchanged(r) => r,
+            }
+        };
         match current.status {
             StoredStatus::Cancelling => {}
             StoredStatus::Cancelled => return Ok(Cancel::Done(current.to_wire(id))),
@@ -592,12 +623,33 @@ fn price(
         created_ms: now,
         updated_ms: now,
         seq: 0,
+        placed_by: None,
+        cancelled_by: None,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idempotency_keys_are_scoped_to_caller_and_end_user() {
+        let actor = |caller: &str, user: Option<&str>| ActorRecord {
+            caller: caller.into(),
+            end_user: user.map(str::to_owned),
+        };
+        let keys = [
+            scoped_key(&actor("edge", Some("alice")), "k"),
+            scoped_key(&actor("edge", Some("bob")), "k"),
+            scoped_key(&actor("edge", None), "k"),
+            scoped_key(&actor("shop", None), "k"),
+            // Names that would meet if simply joined.
+            scoped_key(&actor("edge1", None), ":k"),
+            scoped_key(&actor("edge", Some("1")), "k"),
+        ];
+        let unique: HashSet<&String> = keys.iter().collect();
+        assert_eq!(unique.len(), keys.len(), "{keys:?}");
+    }
     use contracts::ShortItem;
 
     fn product(id: &str, price: u64, currency: &str) -> Product {

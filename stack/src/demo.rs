@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use tokio::process::Command;
 
+use crate::identity::Issuer;
 use crate::layout::{Layout, Part};
 
 /// One demo order: idempotency key, customer, items as (product id, qty).
@@ -60,7 +61,11 @@ pub async fn import_catalogue(layout: &Layout, catalogue: &Path) -> anyhow::Resu
 }
 
 /// Places the demo orders through the composer (as a client would) and remembers their ids.
-pub async fn place_orders(layout: &Layout, http: &reqwest::Client) -> anyhow::Result<Vec<String>> {
+pub async fn place_orders(
+    layout: &Layout,
+    http: &reqwest::Client,
+    issuer: &Issuer,
+) -> anyhow::Result<Vec<String>> {
     let url = format!("{}/v1/orders", layout.url(Part::Composer));
     let mut ids = Vec::new();
     for (i, (key, customer, items)) in DEMO_ORDERS.iter().enumerate() {
@@ -70,6 +75,7 @@ pub async fn place_orders(layout: &Layout, http: &reqwest::Client) -> anyhow::Re
             .collect();
         let response = http
             .post(&url)
+            .bearer_auth(issuer.token(customer, false, 300))
             // Keyed, so a start interrupted half-way places each order once when retried.
             .header("idempotency-key", *key)
             .json(&json!({ "customer_id": customer, "items": items }))

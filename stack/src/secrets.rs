@@ -107,7 +107,7 @@ impl Tokens {
                 callers.push((
                     "edge-composer",
                     &self.composer,
-                    &["orders:read", "orders:write"],
+                    &["orders:read", "orders:write", "orders:on-behalf"],
                 ));
             }
             Part::Search => {
@@ -160,7 +160,7 @@ fn token() -> Result<String, SecretsError> {
 }
 
 /// Writes `text` to `path`, readable by the owner only from its first byte.
-fn write_private(path: &Path, text: &str) -> Result<(), SecretsError> {
+pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), SecretsError> {
     let fail = |source| SecretsError::Write {
         path: path.to_owned(),
         source,

@@ -9,6 +9,7 @@ use serde_json::json;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::demo;
+use crate::identity::{self, Issuer};
 use crate::layout::{Layout, Part};
 use crate::process::{ProcessError, Running, ensure_port_free};
 use crate::secrets::{self, Tokens, callers_file};
@@ -40,6 +41,7 @@ pub async fn run(up: &Up) -> anyhow::Result<()> {
     prepare_dirs(layout)?;
     let tokens = Tokens::generate()?;
     tokens.write(layout)?;
+    let issuer = Issuer::generate(layout)?;
 
     if layout.store(Part::Catalog).is_some_and(|dir| !dir.exists()) {
         eprintln!("==> first start: importing the demo catalogue");
@@ -53,7 +55,7 @@ pub async fn run(up: &Up) -> anyhow::Result<()> {
             let mut process = Running::spawn(
                 part.name(),
                 &layout.binary(part),
-                &args(layout, part),
+                &args(layout, &issuer, part),
                 &layout.log(part),
             )?;
             let url = format!("{}{}", layout.url(part), part.ready_path());
@@ -62,7 +64,7 @@ pub async fn run(up: &Up) -> anyhow::Result<()> {
             waited?;
             eprintln!("==> {} ready on {}", part.name(), layout.url(part));
         }
-        let orders = demo_orders(layout, &http).await?;
+        let orders = demo_orders(layout, &http, &issuer).await?;
         write_state(layout, &running)?;
         print_banner(layout, &orders);
         wait_for_end(&mut running).await
@@ -120,7 +122,7 @@ fn prepare_dirs(layout: &Layout) -> anyhow::Result<()> {
 }
 
 /// The command line of `part`.
-fn args(layout: &Layout, part: Part) -> Vec<String> {
+fn args(layout: &Layout, issuer: &Issuer, part: Part) -> Vec<String> {
     let listen = format!("127.0.0.1:{}", layout.port(part));
     let mut args = vec!["--listen".to_owned(), listen];
     if let Some(store) = layout.store(part) {
@@ -151,6 +153,9 @@ fn args(layout: &Layout, part: Part) -> Vec<String> {
                 ("catalog_url", catalog),
                 ("orders_url", layout.url(Part::Orders)),
                 ("search_url", layout.url(Part::Search)),
+                ("jwt_jwks", issuer.jwks()),
+                ("jwt_issuer", identity::ISSUER.to_owned()),
+                ("jwt_audience", identity::AUDIENCE.to_owned()),
             ] {
                 args.push("--var".to_owned());
                 args.push(format!("{key}={value}"));
@@ -161,7 +166,11 @@ fn args(layout: &Layout, part: Part) -> Vec<String> {
 }
 
 /// The demo orders' ids: placed on first start, read back afterwards.
-async fn demo_orders(layout: &Layout, http: &reqwest::Client) -> anyhow::Result<Vec<String>> {
+async fn demo_orders(
+    layout: &Layout,
+    http: &reqwest::Client,
+    issuer: &Issuer,
+) -> anyhow::Result<Vec<String>> {
     let file = demo::orders_file(layout);
     let recorded = fs::read_to_string(&file)
         .ok()
@@ -170,7 +179,7 @@ async fn demo_orders(layout: &Layout, http: &reqwest::Client) -> anyhow::Result<
         return Ok(ids);
     }
     eprintln!("==> first start: placing demo orders through the composer");
-    let ids = demo::place_orders(layout, http).await?;
+    let ids = demo::place_orders(layout, http, issuer).await?;
     let text = serde_json::to_string_pretty(&ids)?;
     fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
     Ok(ids)
@@ -210,8 +219,23 @@ async fn wait_for_end(running: &mut [Running]) -> anyhow::Result<()> {
     }
 }
 
+/// `text` as one single-quoted shell word (the banner's commands are pasted into a shell).
+fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
 fn print_banner(layout: &Layout, orders: &[String]) {
     let composer = layout.url(Part::Composer);
+    // This very binary, so that the printed commands work verbatim from any directory.
+    let stack = std::env::current_exe()
+        .map(|p| shell_quoted(&p.display().to_string()))
+        .unwrap_or_else(|_| "cargo run -q --release -p stack --".to_owned());
+    let token = |subject: &str| {
+        format!(
+            "$({stack} token --subject {subject} --data-dir {})",
+            shell_quoted(&layout.data.display().to_string())
+        )
+    };
     let catalog = layout.url(Part::Catalog);
     let token_file = layout.secrets().join("admin.token");
     let order = orders.first().map(String::as_str).unwrap_or("ORDER_ID");
@@ -227,16 +251,17 @@ The system is up: data in {data}, logs in {logs}.
 Try:
 
   # an order with its lines' current catalog data: one order read + one catalog batch
-  curl -fsS {composer}/v1/order-views/{order}
+  # (order routes need an end user's token: `stack token --subject NAME [--staff]` mints one)
+  curl -fsS -H \"authorization: Bearer {alice}\" {composer}/v1/order-views/{order}
 
   # a customer's orders, composed with ONE de-duplicated catalog lookup for the page
-  curl -fsS '{composer}/v1/customers/alice/order-views?limit=5'
+  curl -fsS -H \"authorization: Bearer {alice}\" '{composer}/v1/customers/alice/order-views?limit=5'
 
-  # full-text search, each hit with its live price and stock
+  # full-text search, each hit with its live price and stock (no token needed)
   curl -fsS '{composer}/v1/search?q=waterproof+jacket'
 
-  # place an order (the same Idempotency-Key again returns the same order)
-  curl -fsS -H 'content-type: application/json' -H 'idempotency-key: try-1' -d '{{\"customer_id\":\"alice\",\"items\":[{{\"product_id\":\"kitchen-00001\",\"qty\":1}}]}}' {composer}/v1/orders
+  # place an order for the token's customer (the same Idempotency-Key returns the same order)
+  curl -fsS -H \"authorization: Bearer {alice}\" -H 'content-type: application/json' -H 'idempotency-key: try-1' -d '{{\"items\":[{{\"product_id\":\"kitchen-00001\",\"qty\":1}}]}}' {composer}/v1/orders
 
   # a node directly, with this run's admin token
   curl -fsS -H \"authorization: Bearer $(cat {token})\" {catalog}/v1/products/kitchen-00001
@@ -248,5 +273,15 @@ Ctrl-C stops everything; the next `up` reuses the data.",
         orders_url = layout.url(Part::Orders),
         search = layout.url(Part::Search),
         token = token_file.display(),
+        alice = token("alice"),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shell_quoting_keeps_one_word() {
+        assert_eq!(super::shell_quoted("/a b/c"), "'/a b/c'");
+        assert_eq!(super::shell_quoted("it's"), "'it'\\''s'");
+    }
 }

@@ -24,7 +24,7 @@ use crate::http::Reply;
 use crate::orders::{order_body, try_send};
 use crate::proxy::{FaultProxy, Route};
 use crate::search::{SEARCH_ROLES, tail};
-use crate::{Callers, CatalogNode, Client, Node, NodeSpec, SearchSystem, binary};
+use crate::{Callers, CatalogNode, Client, Node, NodeSpec, SearchSystem, binary, identity};
 
 /// The name of the composer's caller at every node.
 pub const COMPOSER: &str = "edge-composer";
@@ -36,13 +36,22 @@ pub const CATALOG_ROLES: &[(&str, &[&str])] = &[
     ("search-node", &["catalog:read", "catalog:feed"]),
     ("reader", &["catalog:read"]),
     (COMPOSER, &["catalog:read"]),
+    ("operator", &["catalog:admin"]),
 ];
 
-/// order-node's callers: a shop (for placing orders directly) and the composer.
+/// order-node's callers: a shop (for placing orders directly), the composer (which acts for
+/// the end users it has verified) and an operator (backups, audit).
 pub const COMPOSER_ORDER_ROLES: &[(&str, &[&str])] = &[
     ("shop", &["orders:read", "orders:write"]),
-    (COMPOSER, &["orders:read", "orders:write"]),
+    (
+        COMPOSER,
+        &["orders:read", "orders:write", "orders:on-behalf"],
+    ),
+    ("operator", &["orders:admin"]),
 ];
+
+/// The subject of the staff token the harness reads composed views with.
+pub const STAFF: &str = "staff-reader";
 
 /// search-node's callers: [`SEARCH_ROLES`] plus the composer.
 pub fn composer_search_roles() -> Vec<(&'static str, &'static [&'static str])> {
@@ -365,6 +374,7 @@ impl ComposerSystem {
             format!("search_url={}", search_proxy.base()),
             format!("search_token={}", search_callers.token(COMPOSER)),
         ];
+        let vars = [vars, identity::vars()].concat();
         let host =
             EdgeHost::start(&composer_wasm(), &vars, &dir.path().join("edge-host.log")).await;
         let sys = Self {
@@ -425,9 +435,34 @@ impl ComposerSystem {
         CatalogNode { node, callers, dir }
     }
 
-    /// A client of the composer (it takes no token).
+    /// A client of the composer with a staff token: it reads every customer's orders, and
+    /// search ignores the token.
     pub fn composer(&self) -> Client {
-        Client::new(self.host.base(), None)
+        Client::new(self.host.base(), Some(identity::staff_token(STAFF)))
+    }
+
+    /// A client of the composer acting as customer `subject`.
+    pub fn composer_for(&self, subject: &str) -> Client {
+        Client::new(self.host.base(), Some(identity::token(subject)))
+    }
+
+    /// A client of the composer sending `token` as is (`None`: no Authorization header).
+    pub fn composer_with(&self, token: Option<String>) -> Client {
+        Client::new(self.host.base(), token)
+    }
+
+    /// The composer's variables, with `identity_vars` in place of the test issuer's, for
+    /// restarting edge-host with another key set.
+    pub fn host_vars(&self, identity_vars: Vec<String>) -> Vec<String> {
+        let vars = vec![
+            format!("catalog_url={}", self.catalog_proxy.base()),
+            format!("catalog_token={}", self.catalog.callers.token(COMPOSER)),
+            format!("orders_url={}", self.orders_proxy.base()),
+            format!("orders_token={}", self.order_callers.token(COMPOSER)),
+            format!("search_url={}", self.search_proxy.base()),
+            format!("search_token={}", self.search_callers.token(COMPOSER)),
+        ];
+        [vars, identity_vars].concat()
     }
 
     /// `GET path` at the composer; the answer and how long it took. Panics (with edge-host's
@@ -440,7 +475,11 @@ impl ComposerSystem {
             .build()
             .expect("client");
         let started = tokio::time::Instant::now();
-        let sent = http.get(format!("{}{path}", self.host.base())).send().await;
+        let sent = http
+            .get(format!("{}{path}", self.host.base()))
+            .bearer_auth(identity::staff_token(STAFF))
+            .send()
+            .await;
         let res = sent.unwrap_or_else(|e| {
             panic!(
                 "the composer gave no answer to GET {path} within {:?} ({e}); its upstream \
@@ -475,19 +514,26 @@ impl ComposerSystem {
         self.composer().get(&format!("/v1/order-views/{id}")).await
     }
 
-    /// `GET /v1/customers/{customer}/order-views` with an optional query string.
+    /// `GET /v1/customers/{customer}/order-views` with an optional query string, as that
+    /// customer.
     pub async fn customer_views(&self, customer: &str, query: &str) -> Reply {
         let path = if query.is_empty() {
             format!("/v1/customers/{customer}/order-views")
         } else {
             format!("/v1/customers/{customer}/order-views?{query}")
         };
-        self.composer().get(&path).await
+        self.composer_for(customer).get(&path).await
     }
 
     /// A client straight to the catalog as its `admin`.
     pub fn catalog_admin(&self) -> Client {
         self.catalog.as_role("admin")
+    }
+
+    /// A client straight to order-node as `operator` (backups, audit).
+    pub fn orders_operator(&self) -> Client {
+        self.orders
+            .client(Some(self.order_callers.token("operator")))
     }
 
     /// A client straight to order-node as `shop`.

@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod callers;
 pub mod http;
+pub mod identity;
 pub mod node;
 
 pub use callers::Callers;

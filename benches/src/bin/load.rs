@@ -189,7 +189,7 @@ fn targets(sys: &ComposerBench, rng: &mut Rng, view_id: &str) -> Vec<Target> {
             name: "composer GET /v1/order-views/{id} (50 lines)",
             method: "GET",
             url: format!("{}/v1/order-views/{view_id}", sys.host_base),
-            token: None,
+            token: Some(sys.staff.clone()),
             body: None,
         },
         // Last, so the reads above run on a store no load has written to.

@@ -86,6 +86,7 @@ pub fn routes(catalog: Arc<Catalog>, auth: &Auth) -> Routes {
             admin::backup,
         )
         .time_limit(chassis::backup::ROUTE, chassis::backup::STAGE_LIMIT)
+        .route(Method::GET, "/v1/admin/audit", CatalogAdmin, admin::audit)
         .with_state(admin::Admin {
             catalog,
             slot: Slot::default(),
@@ -108,7 +109,7 @@ mod tests {
         let catalog = Arc::new(Catalog::new(store, durability));
         let auth = Auth::from_entries(Vec::new());
         let routes = routes(catalog, &auth);
-        assert_eq!(routes.table().entries().len(), 12);
+        assert_eq!(routes.table().entries().len(), 13);
         assert_eq!(
             chassis::server::unserved(routes, INFO, BODY_LIMIT).await,
             Vec::<String>::new()

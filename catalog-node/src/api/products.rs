@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use axum::Json as JsonOut;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chassis::ApiError;
+use chassis::auth::CallerName;
 use chassis::extract::{Json, Path, Query};
 use contracts::catalog::{
     BatchGetRequest, DEFAULT_PAGE_LIMIT, MAX_BATCH_IDS, MAX_PAGE_LIMIT, MAX_STOCK, ProductInput,
@@ -100,6 +101,7 @@ pub async fn get_one(
 /// `PUT /v1/products/{id}`: create (201) or replace (200); honours `If-Match` when sent.
 pub async fn put_one(
     State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<CallerName>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Json(input): Json<ProductInput>,
@@ -107,7 +109,7 @@ pub async fn put_one(
     product_id(&id)?;
     input.validate()?;
     let pre = precondition(&headers)?;
-    let written = catalog.put(id.clone(), input, pre).await?;
+    let written = catalog.put(id.clone(), input, pre, caller.0).await?;
     let outcome = written.value;
     let version = outcome.product.version;
     let response = if outcome.created {
@@ -129,6 +131,7 @@ pub async fn put_one(
 /// editors cannot overwrite each other unknowingly.
 pub async fn patch_one(
     State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<CallerName>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Json(patch): Json<ProductPatch>,
@@ -143,7 +146,7 @@ pub async fn patch_one(
             "PATCH needs If-Match with the product's version (its ETag)",
         ));
     }
-    let written = catalog.patch(id, patch, pre).await?;
+    let written = catalog.patch(id, patch, pre, caller.0).await?;
     let version = written.value.version;
     Ok(stamped(written.seq, Some(version), JsonOut(written.value)))
 }
@@ -151,18 +154,20 @@ pub async fn patch_one(
 /// `DELETE /v1/products/{id}`: 204; honours `If-Match` when sent.
 pub async fn delete_one(
     State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<CallerName>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     product_id(&id)?;
     let pre = precondition(&headers)?;
-    let written = catalog.delete(id, pre).await?;
+    let written = catalog.delete(id, pre, caller.0).await?;
     Ok(stamped(written.seq, None, StatusCode::NO_CONTENT))
 }
 
 /// `PATCH /v1/products/{id}/stock {delta}`: guarded stock change, never below zero.
 pub async fn change_stock(
     State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<CallerName>,
     Path(id): Path<String>,
     Json(change): Json<StockChange>,
 ) -> Result<Response, ApiError> {
@@ -175,7 +180,7 @@ pub async fn change_stock(
         )
         .into());
     }
-    let written = catalog.change_stock(id, change.delta).await?;
+    let written = catalog.change_stock(id, change.delta, caller.0).await?;
     let version = written.value.version;
     Ok(stamped(written.seq, Some(version), JsonOut(written.value)))
 }

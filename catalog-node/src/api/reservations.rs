@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use axum::Json as JsonOut;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chassis::ApiError;
+use chassis::auth::CallerName;
 use chassis::extract::{Json, Path};
 use contracts::catalog::ReservationRequest;
 use contracts::validate;
@@ -17,10 +18,11 @@ use crate::service::Catalog;
 /// `POST /v1/reservations`: 201 when it holds stock now, 200 when replayed.
 pub async fn create(
     State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<CallerName>,
     Json(request): Json<ReservationRequest>,
 ) -> Result<Response, ApiError> {
     request.validate()?;
-    let written = catalog.reserve(request).await?;
+    let written = catalog.reserve(request, caller.0).await?;
     let status = if written.value.created {
         StatusCode::CREATED
     } else {
@@ -49,9 +51,10 @@ pub async fn get_one(
 /// also when it was released before.
 pub async fn release(
     State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<CallerName>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     validate::id("id", &id)?;
-    let written = catalog.release(id).await?;
+    let written = catalog.release(id, caller.0).await?;
     Ok(stamped(written.seq, None, JsonOut(written.value)))
 }

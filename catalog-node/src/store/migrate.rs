@@ -9,7 +9,7 @@ use bincode::{Decode, Encode};
 use contracts::catalog::ProductInput;
 
 use super::codec::{self, Record};
-use super::records::{Counter, EventRecord, ProductRecord, StoredEventKind};
+use super::records::{Counter, EventRecordV1, ProductRecord, StoredEventKind};
 use super::{CURRENT_SCHEMA, META_SCHEMA, StoreError};
 
 /// A product in the v1 layout.
@@ -120,7 +120,7 @@ pub fn write_v1_store(
         };
         tree.insert(id.as_bytes(), codec::encode(&record)?)?;
         let seq = record.updated_seq.to_be_bytes();
-        let event = EventRecord {
+        let event = EventRecordV1 {
             product_id: id.clone(),
             kind: StoredEventKind::Upsert,
             at_ms: record.updated_at_ms,

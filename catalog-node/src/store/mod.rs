@@ -17,15 +17,18 @@ use contracts::catalog::{ChangeEvent, EventKind, Product, Reservation};
 use thiserror::Error;
 
 use codec::CodecError;
-use records::{Counter, EventRecord, ProductRecord, ReservationRecord, StoredEventKind};
+use records::{
+    AuditRecord, Counter, EventRecord, ProductRecord, ReservationRecord, StoredEventKind,
+};
 
-pub use writes::{Precondition, PutOutcome, ReserveOutcome, WriteError};
+pub use writes::{Precondition, PutOutcome, ReserveOutcome, SELF_CALLER, WriteError};
 
 /// Layout version this build writes.
 pub const CURRENT_SCHEMA: u64 = 2;
 pub(crate) const META_SEQ: &[u8] = b"seq";
 pub(crate) const META_SCHEMA: &[u8] = b"schema_version";
 pub(crate) const META_HORIZON: &[u8] = b"feed_horizon";
+pub(crate) const META_AUDIT_SEQ: &[u8] = b"audit_seq";
 
 /// The store failed.
 #[derive(Debug, Error)]
@@ -67,6 +70,8 @@ pub struct Store {
     outbox_index: sled::Tree,
     reservations: sled::Tree,
     meta: sled::Tree,
+    /// `seq (big-endian) -> AuditRecord`: every caller's write, written with the write.
+    audit: sled::Tree,
 }
 
 impl Store {
@@ -85,6 +90,7 @@ impl Store {
             outbox_index: db.open_tree("outbox_index")?,
             reservations: db.open_tree("reservations")?,
             meta: db.open_tree("meta")?,
+            audit: db.open_tree("audit")?,
             products,
             db,
         })
@@ -190,9 +196,23 @@ impl Store {
                 product_id: record.product_id,
                 kind,
                 product,
+                caller: record.caller,
             });
         }
         Ok(events)
+    }
+
+    /// The newest `limit` audit entries, newest first, with their seqs.
+    pub fn audit(&self, limit: usize) -> Result<Vec<(u64, AuditRecord)>, StoreError> {
+        self.audit
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry?;
+                Ok((seq_from_key(&key), codec::decode::<AuditRecord>(&value)?))
+            })
+            .collect()
     }
 
     /// Number of entries in the outbox (one per product ever seen, until tombstones expire).

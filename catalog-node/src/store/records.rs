@@ -6,7 +6,7 @@ use contracts::catalog::{
     EventKind, Product, ProductInput, Reservation, ReservationItem, ReservationStatus,
 };
 
-use super::codec::Record;
+use super::codec::{CodecError, Record, decode_layout};
 
 /// A product in the current (v2) layout: the display name is stored as `title`.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -91,7 +91,7 @@ impl From<StoredEventKind> for EventKind {
 }
 
 /// An outbox entry. It holds no product copy: the outbox keeps only each product's latest
-/// event, whose state is the product's current state.
+/// event, whose state is the product's current state. Layout v2: v1 plus the caller.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct EventRecord {
     /// The product that changed.
@@ -100,11 +100,74 @@ pub struct EventRecord {
     pub kind: StoredEventKind,
     /// When, ms since the epoch (tombstone retention is measured from it).
     pub at_ms: u64,
+    /// The caller that made the change; `None` for events stored before v2.
+    pub caller: Option<String>,
+}
+
+/// An outbox entry as layout v1 stored it: read and upgraded as it is read (an outbox entry
+/// is rewritten by the product's next change anyway).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct EventRecordV1 {
+    /// The product that changed.
+    pub product_id: String,
+    /// What changed.
+    pub kind: StoredEventKind,
+    /// When, ms since the epoch.
+    pub at_ms: u64,
+}
+
+impl Record for EventRecordV1 {
+    const SCHEMA: u8 = 1;
+    const KIND: &'static str = "event";
 }
 
 impl Record for EventRecord {
-    const SCHEMA: u8 = 1;
+    const SCHEMA: u8 = 2;
     const KIND: &'static str = "event";
+
+    fn decode_older(tag: u8, body: &[u8]) -> Option<Result<Self, CodecError>> {
+        (tag == EventRecordV1::SCHEMA).then(|| {
+            decode_layout::<EventRecordV1>(Self::KIND, body).map(|v1| Self {
+                product_id: v1.product_id,
+                kind: v1.kind,
+                at_ms: v1.at_ms,
+                caller: None,
+            })
+        })
+    }
+}
+
+/// One write by a caller, kept in the `audit` tree in the same transaction as the write.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct AuditRecord {
+    /// When, ms since the epoch.
+    pub at_ms: u64,
+    /// Who (the caller's name in the callers file).
+    pub caller: String,
+    /// What (`product.put`, `product.patch`, `product.delete`, `stock.change`,
+    /// `reservation.reserve`, `reservation.release`, `catalog.import`).
+    pub action: String,
+    /// What it was done to: a product or reservation id.
+    pub target: String,
+}
+
+impl Record for AuditRecord {
+    const SCHEMA: u8 = 1;
+    const KIND: &'static str = "audit entry";
+}
+
+impl AuditRecord {
+    /// The wire form of this entry, at position `seq`.
+    pub fn to_wire(&self, seq: u64) -> contracts::audit::AuditEntry {
+        contracts::audit::AuditEntry {
+            seq,
+            at: rfc3339(self.at_ms),
+            caller: self.caller.clone(),
+            end_user: None,
+            action: self.action.clone(),
+            target: self.target.clone(),
+        }
+    }
 }
 
 /// Whether a stored reservation holds stock.

@@ -133,11 +133,12 @@ mod tests {
                     &input(&format!("P {i}")),
                     crate::store::Precondition::None,
                     1,
+                    "test",
                 )
                 .unwrap();
         }
         store
-            .delete_product("p7", crate::store::Precondition::None, 2)
+            .delete_product("p7", crate::store::Precondition::None, 2, "test")
             .unwrap();
         let header = Header {
             kind: "catalog".into(),

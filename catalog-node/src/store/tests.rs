@@ -38,16 +38,16 @@ fn reservation(id: &str, items: &[(&str, u32)]) -> ReservationRequest {
 fn put_then_replace_bumps_version_and_seq() {
     let (_d, store) = open();
     let first = store
-        .put_product("a", &input("A", 1), Precondition::None, 1)
+        .put_product("a", &input("A", 1), Precondition::None, 1, "test")
         .unwrap();
     assert!(first.created);
     assert_eq!((first.product.version, first.seq), (1, 1));
     let second = store
-        .put_product("a", &input("A2", 1), Precondition::Version(1), 2)
+        .put_product("a", &input("A2", 1), Precondition::Version(1), 2, "test")
         .unwrap();
     assert!(!second.created);
     assert_eq!((second.product.version, second.seq), (2, 2));
-    let stale = store.put_product("a", &input("A3", 1), Precondition::Version(1), 3);
+    let stale = store.put_product("a", &input("A3", 1), Precondition::Version(1), 3, "test");
     assert!(matches!(
         stale,
         Err(WriteError::VersionMismatch { current: 2 })
@@ -60,13 +60,15 @@ fn put_then_replace_bumps_version_and_seq() {
 fn outbox_keeps_the_latest_event_per_product() {
     let (_d, store) = open();
     store
-        .put_product("a", &input("A", 5), Precondition::None, 1)
+        .put_product("a", &input("A", 5), Precondition::None, 1, "test")
         .unwrap();
     store
-        .put_product("b", &input("B", 5), Precondition::None, 1)
+        .put_product("b", &input("B", 5), Precondition::None, 1, "test")
         .unwrap();
-    store.change_stock("a", -2, 2).unwrap();
-    store.delete_product("b", Precondition::None, 3).unwrap();
+    store.change_stock("a", -2, 2, "test").unwrap();
+    store
+        .delete_product("b", Precondition::None, 3, "test")
+        .unwrap();
     assert_eq!(store.outbox_len(), 2);
     let events = store.events(0, store.head_seq().unwrap(), 100).unwrap();
     let summary: Vec<_> = events
@@ -88,12 +90,12 @@ fn outbox_keeps_the_latest_event_per_product() {
 fn reservations_are_all_or_nothing_and_idempotent() {
     let (_d, store) = open();
     store
-        .put_product("a", &input("A", 5), Precondition::None, 1)
+        .put_product("a", &input("A", 5), Precondition::None, 1, "test")
         .unwrap();
     store
-        .put_product("b", &input("B", 1), Precondition::None, 1)
+        .put_product("b", &input("B", 1), Precondition::None, 1, "test")
         .unwrap();
-    let short = store.reserve(&reservation("r1", &[("a", 2), ("b", 2)]), 2);
+    let short = store.reserve(&reservation("r1", &[("a", 2), ("b", 2)]), 2, "test");
     match short {
         Err(WriteError::InsufficientStock(items)) => {
             assert_eq!(items.len(), 1);
@@ -102,33 +104,33 @@ fn reservations_are_all_or_nothing_and_idempotent() {
         other => panic!("{other:?}"),
     }
     assert_eq!(store.product("a").unwrap().unwrap().stock, 5);
-    let unknown = store.reserve(&reservation("r1", &[("a", 1), ("zz", 1)]), 2);
+    let unknown = store.reserve(&reservation("r1", &[("a", 1), ("zz", 1)]), 2, "test");
     assert!(matches!(unknown, Err(WriteError::UnknownProducts(ids)) if ids == ["zz"]));
 
     let held = store
-        .reserve(&reservation("r1", &[("a", 2), ("b", 1)]), 3)
+        .reserve(&reservation("r1", &[("a", 2), ("b", 1)]), 3, "test")
         .unwrap();
     assert!(held.created);
     let again = store
-        .reserve(&reservation("r1", &[("a", 2), ("b", 1)]), 4)
+        .reserve(&reservation("r1", &[("a", 2), ("b", 1)]), 4, "test")
         .unwrap();
     assert!(!again.created);
     assert_eq!(again.reservation, held.reservation);
     assert!(matches!(
-        store.reserve(&reservation("r1", &[("a", 1)]), 4),
+        store.reserve(&reservation("r1", &[("a", 1)]), 4, "test"),
         Err(WriteError::ReservationMismatch(_))
     ));
     assert_eq!(store.product("a").unwrap().unwrap().stock, 3);
     assert_eq!(store.product("b").unwrap().unwrap().stock, 0);
 
-    let (released, _) = store.release("r1", 5).unwrap();
+    let (released, _) = store.release("r1", 5, "test").unwrap();
     assert_eq!(released.status, ReservationStatus::Released);
-    let (twice, seq) = store.release("r1", 6).unwrap();
+    let (twice, seq) = store.release("r1", 6, "test").unwrap();
     assert_eq!((twice.status, seq), (ReservationStatus::Released, None));
     assert_eq!(store.product("a").unwrap().unwrap().stock, 5);
     // A released reservation never holds again, even when the request is replayed.
     let replay = store
-        .reserve(&reservation("r1", &[("a", 2), ("b", 1)]), 7)
+        .reserve(&reservation("r1", &[("a", 2), ("b", 1)]), 7, "test")
         .unwrap();
     assert_eq!(replay.reservation.status, ReservationStatus::Released);
     assert_eq!(store.product("a").unwrap().unwrap().stock, 5);
@@ -138,31 +140,31 @@ fn reservations_are_all_or_nothing_and_idempotent() {
 fn stock_never_goes_negative() {
     let (_d, store) = open();
     store
-        .put_product("a", &input("A", 1), Precondition::None, 1)
+        .put_product("a", &input("A", 1), Precondition::None, 1, "test")
         .unwrap();
     assert!(matches!(
-        store.change_stock("a", -2, 2),
+        store.change_stock("a", -2, 2, "test"),
         Err(WriteError::InsufficientStock(_))
     ));
     assert!(matches!(
-        store.change_stock("a", i64::MAX, 2),
+        store.change_stock("a", i64::MAX, 2, "test"),
         Err(WriteError::StockOverflow { .. })
     ));
-    assert_eq!(store.change_stock("a", -1, 2).unwrap().0.stock, 0);
+    assert_eq!(store.change_stock("a", -1, 2, "test").unwrap().0.stock, 0);
 }
 
 #[test]
 fn patch_changes_only_named_fields() {
     let (_d, store) = open();
     store
-        .put_product("a", &input("A", 1), Precondition::None, 1)
+        .put_product("a", &input("A", 1), Precondition::None, 1, "test")
         .unwrap();
     let patch = ProductPatch {
         price_minor: Some(5),
         ..Default::default()
     };
     let (p, _) = store
-        .patch_product("a", &patch, Precondition::Version(1), 2)
+        .patch_product("a", &patch, Precondition::Version(1), 2, "test")
         .unwrap();
     assert_eq!((p.name.as_str(), p.price_minor, p.version), ("A", 5, 2));
 }
@@ -171,12 +173,14 @@ fn patch_changes_only_named_fields() {
 fn expired_tombstones_raise_the_horizon() {
     let (_d, store) = open();
     store
-        .put_product("a", &input("A", 1), Precondition::None, 1)
+        .put_product("a", &input("A", 1), Precondition::None, 1, "test")
         .unwrap();
     store
-        .put_product("b", &input("B", 1), Precondition::None, 1)
+        .put_product("b", &input("B", 1), Precondition::None, 1, "test")
         .unwrap();
-    let deleted = store.delete_product("a", Precondition::None, 10).unwrap();
+    let deleted = store
+        .delete_product("a", Precondition::None, 10, "test")
+        .unwrap();
     assert_eq!(store.prune_tombstones(10).unwrap(), 0);
     assert_eq!(store.prune_tombstones(11).unwrap(), 1);
     assert_eq!(store.horizon().unwrap(), deleted);
@@ -216,7 +220,7 @@ fn a_second_open_of_the_same_directory_is_refused() {
 fn a_damaged_stored_value_is_an_error_not_an_abort() {
     let (_d, store) = open();
     store
-        .put_product("a", &input("A", 1), Precondition::None, 1)
+        .put_product("a", &input("A", 1), Precondition::None, 1, "admin")
         .unwrap();
     let good = store.products.get(b"a").unwrap().unwrap().to_vec();
     // The product's tag, then a length prefix claiming 2^63 bytes for its first string.
@@ -234,4 +238,54 @@ fn a_damaged_stored_value_is_an_error_not_an_abort() {
             "{damaged:?} was read as a product"
         );
     }
+}
+
+#[test]
+fn every_write_names_its_caller_in_the_audit_trail_and_the_feed() {
+    let (_d, store) = open();
+    store
+        .put_product("a", &input("A", 5), Precondition::None, 1, "admin")
+        .unwrap();
+    store
+        .reserve(&reservation("r1", &[("a", 2)]), 2, "order-node")
+        .unwrap();
+    store.release("r1", 3, "order-node").unwrap();
+    // A refused write leaves no entry.
+    assert!(store.change_stock("a", -99, 4, "admin").is_err());
+    let audit = store.audit(10).unwrap();
+    let summary: Vec<(u64, &str, &str, &str)> = audit
+        .iter()
+        .map(|(seq, e)| {
+            (
+                *seq,
+                e.caller.as_str(),
+                e.action.as_str(),
+                e.target.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (3, "order-node", "reservation.release", "r1"),
+            (2, "order-node", "reservation.reserve", "r1"),
+            (1, "admin", "product.put", "a"),
+        ]
+    );
+    assert_eq!(store.audit(1).unwrap().len(), 1);
+    let events = store.events(0, store.head_seq().unwrap(), 10).unwrap();
+    assert_eq!(events.last().unwrap().caller.as_deref(), Some("order-node"));
+}
+
+#[test]
+fn events_stored_in_layout_v1_read_without_a_caller() {
+    use super::records::{EventRecord, EventRecordV1};
+    let v1 = EventRecordV1 {
+        product_id: "a".into(),
+        kind: StoredEventKind::Upsert,
+        at_ms: 5,
+    };
+    let read: EventRecord = codec::decode(&codec::encode(&v1).unwrap()).unwrap();
+    assert_eq!(read.caller, None);
+    assert_eq!(read.product_id, "a");
 }

@@ -11,10 +11,13 @@ use thiserror::Error;
 
 use super::codec::{self, Record};
 use super::records::{
-    Counter, EventRecord, ProductRecord, ReservationRecord, StoredEventKind,
+    AuditRecord, Counter, EventRecord, ProductRecord, ReservationRecord, StoredEventKind,
     StoredReservationStatus,
 };
-use super::{META_HORIZON, META_SEQ, Store, StoreError, seq_from_key};
+use super::{META_AUDIT_SEQ, META_HORIZON, META_SEQ, Store, StoreError, seq_from_key};
+
+/// The caller recorded for writes the node makes itself (tombstone retention).
+pub const SELF_CALLER: &str = "catalog-node";
 
 /// Why a write did not happen. Nothing was changed in any of these cases.
 #[derive(Debug, Error)]
@@ -101,13 +104,15 @@ fn finish<T>(result: Result<T, TransactionError<WriteError>>) -> Result<T, Write
     })
 }
 
-/// The trees of one transaction.
+/// The trees of one transaction, and who is making it.
 struct Tx<'a> {
     products: &'a TransactionalTree,
     outbox: &'a TransactionalTree,
     outbox_index: &'a TransactionalTree,
     reservations: &'a TransactionalTree,
     meta: &'a TransactionalTree,
+    audit: &'a TransactionalTree,
+    caller: &'a str,
 }
 
 impl Tx<'_> {
@@ -175,10 +180,31 @@ impl Tx<'_> {
             product_id: product_id.to_owned(),
             kind,
             at_ms: now_ms,
+            caller: Some(self.caller.to_owned()),
         };
         self.outbox
             .insert(&key, codec::encode(&event).map_err(codec_abort)?)?;
         Ok(seq)
+    }
+
+    /// Appends the caller's write to the audit trail, in this transaction.
+    fn audit(&self, action: &str, target: &str, now_ms: u64) -> Result<(), Abort> {
+        let seq = Self::get::<Counter>(self.meta, META_AUDIT_SEQ)?.map_or(0, |c| c.0) + 1;
+        self.meta.insert(
+            META_AUDIT_SEQ,
+            codec::encode(&Counter(seq)).map_err(codec_abort)?,
+        )?;
+        let entry = AuditRecord {
+            at_ms: now_ms,
+            caller: self.caller.to_owned(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+        };
+        self.audit.insert(
+            &seq.to_be_bytes(),
+            codec::encode(&entry).map_err(codec_abort)?,
+        )?;
+        Ok(())
     }
 
     fn upsert(
@@ -209,7 +235,11 @@ fn check(pre: Precondition, current: Option<&ProductRecord>) -> Result<(), Abort
 }
 
 impl Store {
-    fn transact<T>(&self, f: impl Fn(&Tx<'_>) -> Result<T, Abort>) -> Result<T, WriteError> {
+    fn transact<T>(
+        &self,
+        caller: &str,
+        f: impl Fn(&Tx<'_>) -> Result<T, Abort>,
+    ) -> Result<T, WriteError> {
         finish(
             (
                 &self.products,
@@ -217,16 +247,21 @@ impl Store {
                 &self.outbox_index,
                 &self.reservations,
                 &self.meta,
+                &self.audit,
             )
-                .transaction(|(products, outbox, outbox_index, reservations, meta)| {
-                    f(&Tx {
-                        products,
-                        outbox,
-                        outbox_index,
-                        reservations,
-                        meta,
-                    })
-                }),
+                .transaction(
+                    |(products, outbox, outbox_index, reservations, meta, audit)| {
+                        f(&Tx {
+                            products,
+                            outbox,
+                            outbox_index,
+                            reservations,
+                            meta,
+                            audit,
+                            caller,
+                        })
+                    },
+                ),
         )
     }
 
@@ -237,10 +272,12 @@ impl Store {
         input: &ProductInput,
         pre: Precondition,
         now_ms: u64,
+        caller: &str,
     ) -> Result<PutOutcome, WriteError> {
-        self.transact(|tx| {
+        self.transact(caller, |tx| {
             check(pre, tx.product(id)?.as_ref())?;
             let (record, created) = tx.upsert(id, input, now_ms)?;
+            tx.audit("product.put", id, now_ms)?;
             Ok(PutOutcome {
                 product: record.to_wire(id),
                 created,
@@ -256,10 +293,12 @@ impl Store {
         patch: &ProductPatch,
         pre: Precondition,
         now_ms: u64,
+        caller: &str,
     ) -> Result<(Product, u64), WriteError> {
-        self.transact(|tx| {
+        self.transact(caller, |tx| {
             let mut record = tx.existing_product(id)?;
             check(pre, Some(&record))?;
+            tx.audit("product.patch", id, now_ms)?;
             if let Some(name) = &patch.name {
                 record.title.clone_from(name);
             }
@@ -289,10 +328,12 @@ impl Store {
         id: &str,
         pre: Precondition,
         now_ms: u64,
+        caller: &str,
     ) -> Result<u64, WriteError> {
-        self.transact(|tx| {
+        self.transact(caller, |tx| {
             check(pre, Some(&tx.existing_product(id)?))?;
             tx.products.remove(id.as_bytes())?;
+            tx.audit("product.delete", id, now_ms)?;
             tx.record_event(id, StoredEventKind::Delete, now_ms)
         })
     }
@@ -303,8 +344,9 @@ impl Store {
         id: &str,
         delta: i64,
         now_ms: u64,
+        caller: &str,
     ) -> Result<(Product, u64), WriteError> {
-        self.transact(|tx| {
+        self.transact(caller, |tx| {
             let mut record = tx.existing_product(id)?;
             let next = i128::from(record.stock) + i128::from(delta);
             if next < 0 {
@@ -323,6 +365,7 @@ impl Store {
                     })
                 })?;
             let seq = tx.save_change(id, &mut record, StoredEventKind::Stock, now_ms)?;
+            tx.audit("stock.change", id, now_ms)?;
             Ok((record.to_wire(id), seq))
         })
     }
@@ -332,13 +375,14 @@ impl Store {
         &self,
         request: &ReservationRequest,
         now_ms: u64,
+        caller: &str,
     ) -> Result<ReserveOutcome, WriteError> {
         let wanted: Vec<(String, u32)> = request
             .items
             .iter()
             .map(|i| (i.product_id.clone(), i.qty))
             .collect();
-        self.transact(|tx| {
+        self.transact(caller, |tx| {
             if let Some(existing) =
                 Tx::get::<ReservationRecord>(tx.reservations, request.id.as_bytes())?
             {
@@ -395,6 +439,7 @@ impl Store {
                 request.id.as_bytes(),
                 codec::encode(&reservation).map_err(codec_abort)?,
             )?;
+            tx.audit("reservation.reserve", &request.id, now_ms)?;
             Ok(ReserveOutcome {
                 reservation: reservation.to_wire(&request.id),
                 created: true,
@@ -405,8 +450,13 @@ impl Store {
 
     /// Gives a reservation's stock back; releasing twice is harmless. Items whose product was
     /// deleted meanwhile have nowhere to go back to and are skipped.
-    pub fn release(&self, id: &str, now_ms: u64) -> Result<(Reservation, Option<u64>), WriteError> {
-        self.transact(|tx| {
+    pub fn release(
+        &self,
+        id: &str,
+        now_ms: u64,
+        caller: &str,
+    ) -> Result<(Reservation, Option<u64>), WriteError> {
+        self.transact(caller, |tx| {
             let mut reservation = Tx::get::<ReservationRecord>(tx.reservations, id.as_bytes())?
                 .ok_or_else(|| abort(WriteError::ReservationNotFound(id.to_owned())))?;
             if reservation.status == StoredReservationStatus::Released {
@@ -426,6 +476,7 @@ impl Store {
             }
             reservation.status = StoredReservationStatus::Released;
             reservation.released_at_ms = Some(now_ms);
+            tx.audit("reservation.release", id, now_ms)?;
             tx.reservations.insert(
                 id.as_bytes(),
                 codec::encode(&reservation).map_err(codec_abort)?,
@@ -439,11 +490,13 @@ impl Store {
         &self,
         products: &[(String, ProductInput)],
         now_ms: u64,
+        caller: &str,
     ) -> Result<u64, WriteError> {
-        self.transact(|tx| {
+        self.transact(caller, |tx| {
             let mut last = 0;
             for (id, input) in products {
                 last = tx.upsert(id, input, now_ms)?.0.updated_seq;
+                tx.audit("catalog.import", id, now_ms)?;
             }
             Ok(last)
         })
@@ -463,7 +516,7 @@ impl Store {
         if expired.is_empty() {
             return Ok(0);
         }
-        self.transact(|tx| {
+        self.transact(SELF_CALLER, |tx| {
             let mut horizon = Tx::get::<Counter>(tx.meta, META_HORIZON)?.map_or(0, |c| c.0);
             let mut dropped = 0;
             for (seq, product_id) in &expired {

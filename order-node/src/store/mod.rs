@@ -21,7 +21,7 @@ use redb::{
 use thiserror::Error;
 
 use codec::CodecError;
-use records::{IdempotencyRecord, OrderRecord};
+use records::{AuditRecord, IdempotencyRecord, OrderRecord};
 
 pub use writes::{CreateOutcome, TransitionOutcome};
 
@@ -35,7 +35,10 @@ pub(crate) const IDEMPOTENCY: TableDefinition<&str, &[u8]> = TableDefinition::ne
 /// `(created_ms, key)`: idempotency keys by age, for expiry.
 pub(crate) const IDEMPOTENCY_BY_AGE: TableDefinition<(u64, &str), ()> =
     TableDefinition::new("idempotency_by_age");
+/// `seq -> AuditRecord`: every caller's write, in order, written with the write itself.
+pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const META_AUDIT_SEQ: &str = "audit_seq";
 pub(crate) const META_ORDER_SEQ: &str = "order_seq";
 pub(crate) const META_SCHEMA: &str = "schema_version";
 /// Group commits made so far: names the point a backup represents.
@@ -132,6 +135,7 @@ impl Store {
             txn.open_table(UNSETTLED)?;
             txn.open_table(IDEMPOTENCY)?;
             txn.open_table(IDEMPOTENCY_BY_AGE)?;
+            txn.open_table(AUDIT)?;
             let mut meta = txn.open_table(META)?;
             if meta.get(META_SCHEMA)?.is_none() {
                 meta.insert(META_SCHEMA, codec::encode(&records::Counter(1))?.as_slice())?;
@@ -242,6 +246,18 @@ impl Store {
             Some(v) => Some(codec::decode(v.value())?),
             None => None,
         })
+    }
+
+    /// The newest `limit` audit entries, newest first, with their seqs.
+    pub fn audit(&self, limit: usize) -> Result<Vec<(u64, AuditRecord)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(AUDIT)?;
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for entry in table.iter()?.rev().take(limit) {
+            let (seq, value) = entry?;
+            out.push((seq.value(), codec::decode(value.value())?));
+        }
+        Ok(out)
     }
 
     /// Number of orders.

@@ -4,7 +4,7 @@ use bincode::{Decode, Encode};
 use chassis::clock::rfc3339;
 use contracts::orders::{Order, OrderLine, OrderStatus};
 
-use super::codec::Record;
+use super::codec::{CodecError, Record, decode_layout};
 
 /// Saga status as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
@@ -53,7 +53,16 @@ pub struct LineRecord {
     pub qty: u32,
 }
 
-/// An order.
+/// Who made a write: the calling service and, when it acts for one, the end user.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct ActorRecord {
+    /// The caller's name in the callers file.
+    pub caller: String,
+    /// The end user the caller vouched for (`X-End-User`).
+    pub end_user: Option<String>,
+}
+
+/// An order (layout v2: v1 plus who placed and who cancelled it).
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct OrderRecord {
     /// The customer.
@@ -74,11 +83,67 @@ pub struct OrderRecord {
     pub updated_ms: u64,
     /// Position in the customer index (monotonic across the node).
     pub seq: u64,
+    /// Who placed it; `None` for orders stored before v2.
+    pub placed_by: Option<ActorRecord>,
+    /// Who asked to cancel it.
+    pub cancelled_by: Option<ActorRecord>,
+}
+
+/// An order as layout v1 stored it, read and upgraded on the fly: new fields are appended
+/// in a new layout, and an old value reads as "not known".
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct OrderRecordV1 {
+    /// The customer.
+    pub customer_id: String,
+    /// Saga status.
+    pub status: StoredStatus,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+    /// The lines.
+    pub lines: Vec<LineRecord>,
+    /// Sum of the lines, minor units.
+    pub total_minor: u64,
+    /// Currency of every line.
+    pub currency: String,
+    /// Creation time, ms since the epoch.
+    pub created_ms: u64,
+    /// Last status change, ms since the epoch.
+    pub updated_ms: u64,
+    /// Position in the customer index.
+    pub seq: u64,
+}
+
+impl From<OrderRecordV1> for OrderRecord {
+    fn from(v1: OrderRecordV1) -> Self {
+        Self {
+            customer_id: v1.customer_id,
+            status: v1.status,
+            reason: v1.reason,
+            lines: v1.lines,
+            total_minor: v1.total_minor,
+            currency: v1.currency,
+            created_ms: v1.created_ms,
+            updated_ms: v1.updated_ms,
+            seq: v1.seq,
+            placed_by: None,
+            cancelled_by: None,
+        }
+    }
+}
+
+impl Record for OrderRecordV1 {
+    const SCHEMA: u8 = 1;
+    const KIND: &'static str = "order";
 }
 
 impl Record for OrderRecord {
-    const SCHEMA: u8 = 1;
+    const SCHEMA: u8 = 2;
     const KIND: &'static str = "order";
+
+    fn decode_older(tag: u8, body: &[u8]) -> Option<Result<Self, CodecError>> {
+        (tag == OrderRecordV1::SCHEMA)
+            .then(|| decode_layout::<OrderRecordV1>(Self::KIND, body).map(Self::from))
+    }
 }
 
 impl OrderRecord {
@@ -133,6 +198,38 @@ pub struct IdempotencyRecord {
 impl Record for IdempotencyRecord {
     const SCHEMA: u8 = 1;
     const KIND: &'static str = "idempotency key";
+}
+
+/// One write by a caller, kept in the audit table in the same transaction as the write.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct AuditRecord {
+    /// When, ms since the epoch.
+    pub at_ms: u64,
+    /// Who.
+    pub actor: ActorRecord,
+    /// What (`order.place`, `order.cancel`).
+    pub action: String,
+    /// The order.
+    pub order_id: String,
+}
+
+impl Record for AuditRecord {
+    const SCHEMA: u8 = 1;
+    const KIND: &'static str = "audit entry";
+}
+
+impl AuditRecord {
+    /// The wire form of this entry, at position `seq`.
+    pub fn to_wire(&self, seq: u64) -> contracts::audit::AuditEntry {
+        contracts::audit::AuditEntry {
+            seq,
+            at: rfc3339(self.at_ms),
+            caller: self.actor.caller.clone(),
+            end_user: self.actor.end_user.clone(),
+            action: self.action.clone(),
+            target: self.order_id.clone(),
+        }
+    }
 }
 
 /// A counter in the meta table.

@@ -19,18 +19,19 @@ use thiserror::Error;
 
 use super::records::OrderRecord;
 use super::{
-    BY_CUSTOMER, DB_FILE, IDEMPOTENCY, IDEMPOTENCY_BY_AGE, META, META_COMMITS, ORDERS, Store,
-    StoreError, UNSETTLED, codec, read_counter,
+    AUDIT, BY_CUSTOMER, DB_FILE, IDEMPOTENCY, IDEMPOTENCY_BY_AGE, META, META_COMMITS, ORDERS,
+    Store, StoreError, UNSETTLED, codec, read_counter,
 };
 
 /// Every table of the store; a backup refuses to run if the database holds another one, so
 /// that a table added later cannot be silently left out.
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 7] = [
     "orders",
     "orders_by_customer",
     "unsettled",
     "idempotency",
     "idempotency_by_age",
+    "audit",
     "meta",
 ];
 
@@ -125,6 +126,7 @@ impl Store {
         copy_table(&view, &txn, UNSETTLED)?;
         copy_table(&view, &txn, IDEMPOTENCY)?;
         copy_table(&view, &txn, IDEMPOTENCY_BY_AGE)?;
+        copy_table(&view, &txn, AUDIT)?;
         copy_table(&view, &txn, META)?;
         txn.commit()?;
         Ok(commits)

@@ -21,6 +21,11 @@ fn order(customer: &str, at: u64) -> OrderRecord {
         created_ms: at,
         updated_ms: at,
         seq: 0,
+        placed_by: Some(super::records::ActorRecord {
+            caller: "shop".into(),
+            end_user: Some(customer.into()),
+        }),
+        cancelled_by: None,
     }
 }
 
@@ -295,4 +300,37 @@ fn a_damaged_stored_order_is_an_error_not_an_abort() {
             "{damaged:?} was read as an order"
         );
     }
+}
+
+#[test]
+fn orders_stored_in_layout_v1_read_as_placed_by_nobody_known() {
+    use super::records::OrderRecordV1;
+    let (_dir, store, _writer) = open();
+    let v1 = OrderRecordV1 {
+        customer_id: "alice".into(),
+        status: StoredStatus::Confirmed,
+        reason: None,
+        lines: Vec::new(),
+        total_minor: 0,
+        currency: "EUR".into(),
+        created_ms: 1,
+        updated_ms: 2,
+        seq: 7,
+    };
+    let bytes = codec::encode(&v1).unwrap();
+    assert_eq!(chassis::codec::schema_of(&bytes), Some(1));
+    let txn = store.db().begin_write().unwrap();
+    txn.open_table(ORDERS)
+        .unwrap()
+        .insert("old", bytes.as_slice())
+        .unwrap();
+    txn.commit().unwrap();
+    let read = store.order("old").unwrap().unwrap();
+    assert_eq!(read, OrderRecord::from(v1));
+    assert_eq!(read.placed_by, None);
+    // Written back, it is v2.
+    assert_eq!(
+        chassis::codec::schema_of(&codec::encode(&read).unwrap()),
+        Some(2)
+    );
 }

@@ -4,10 +4,12 @@
 use redb::{ReadableTable, WriteTransaction};
 
 use super::codec;
-use super::records::{Counter, IdempotencyRecord, OrderRecord, StoredResponse, StoredStatus};
+use super::records::{
+    ActorRecord, AuditRecord, Counter, IdempotencyRecord, OrderRecord, StoredResponse, StoredStatus,
+};
 use super::{
-    BY_CUSTOMER, IDEMPOTENCY, IDEMPOTENCY_BY_AGE, META, META_COMMITS, META_ORDER_SEQ, ORDERS,
-    StoreError, UNSETTLED, read_counter,
+    AUDIT, BY_CUSTOMER, IDEMPOTENCY, IDEMPOTENCY_BY_AGE, META, META_AUDIT_SEQ, META_COMMITS,
+    META_ORDER_SEQ, ORDERS, StoreError, UNSETTLED, read_counter,
 };
 
 /// Result of recording a new order.
@@ -49,6 +51,16 @@ fn write_order(txn: &WriteTransaction, id: &str, order: &OrderRecord) -> Result<
     Ok(())
 }
 
+/// Appends `entry` to the audit trail (in the transaction of the write it describes).
+fn audit(txn: &WriteTransaction, entry: &AuditRecord) -> Result<(), StoreError> {
+    let mut meta = txn.open_table(META)?;
+    let seq = read_counter(&meta, META_AUDIT_SEQ)? + 1;
+    meta.insert(META_AUDIT_SEQ, codec::encode(&Counter(seq))?.as_slice())?;
+    txn.open_table(AUDIT)?
+        .insert(seq, codec::encode(entry)?.as_slice())?;
+    Ok(())
+}
+
 /// Records a new order (pending) and its idempotency key, unless the key is taken.
 pub fn create(
     txn: &WriteTransaction,
@@ -71,6 +83,17 @@ pub fn create(
     drop(meta);
     order.seq = seq;
     write_order(txn, id, &order)?;
+    if let Some(actor) = &order.placed_by {
+        audit(
+            txn,
+            &AuditRecord {
+                at_ms: order.created_ms,
+                actor: actor.clone(),
+                action: "order.place".into(),
+                order_id: id.to_owned(),
+            },
+        )?;
+    }
     txn.open_table(BY_CUSTOMER)?
         .insert((order.customer_id.as_str(), seq), id)?;
     if let Some((key, fingerprint)) = key {
@@ -109,6 +132,34 @@ pub fn transition(
     if let Some((key, response)) = response {
         record_response(txn, key, response)?;
     }
+    Ok(TransitionOutcome::Moved(order))
+}
+
+/// Moves a confirmed order to cancelling and records who asked.
+pub fn request_cancel(
+    txn: &WriteTransaction,
+    id: &str,
+    actor: ActorRecord,
+    now_ms: u64,
+) -> Result<TransitionOutcome, StoreError> {
+    let mut order = read_order(txn, id)?.ok_or_else(|| StoreError::OrderNotFound(id.to_owned()))?;
+    if order.status != StoredStatus::Confirmed {
+        return Ok(TransitionOutcome::Unchanged(order));
+    }
+    order.status = StoredStatus::Cancelling;
+    order.reason = None;
+    order.updated_ms = now_ms;
+    audit(
+        txn,
+        &AuditRecord {
+            at_ms: now_ms,
+            actor: actor.clone(),
+            action: "order.cancel".into(),
+            order_id: id.to_owned(),
+        },
+    )?;
+    order.cancelled_by = Some(actor);
+    write_order(txn, id, &order)?;
     Ok(TransitionOutcome::Moved(order))
 }
 

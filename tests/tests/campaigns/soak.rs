@@ -25,7 +25,7 @@ use system_tests::composer::{
 use system_tests::search::{search_path, tail};
 use system_tests::{
     Callers, CatalogNode, Client, ComposerSystem, EdgeHost, Node, NodeSpec, Rng, SearchSystem,
-    binary, proc_status_kib, vm_rss_kib,
+    binary, identity, proc_status_kib, vm_rss_kib,
 };
 use tokio::time::Instant;
 
@@ -151,6 +151,7 @@ impl System {
             format!("search_url={}", search.base()),
             format!("search_token={}", search_callers.token(COMPOSER)),
         ];
+        let vars = [vars, identity::vars()].concat();
         let host = EdgeHost::start_with_env(
             &composer_wasm(),
             &vars,
@@ -378,11 +379,12 @@ async fn worker(n: usize, shared: Arc<Shared>, mut rng: Rng) -> Tally {
                 let body = json!({"customer_id": customer, "items": items});
                 let key = format!("soak-{n}-{placed}");
                 let url = format!("{}/v1/orders", shared.composer);
+                let token = identity::token(&customer);
                 let r = send(
                     &http,
                     Method::POST,
                     &url,
-                    None,
+                    Some(&token),
                     Some(&body),
                     &[("idempotency-key", &key)],
                 )
@@ -398,9 +400,10 @@ async fn worker(n: usize, shared: Arc<Shared>, mut rng: Rng) -> Tally {
                 (r, ok)
             }
             Kind::OrderView => {
-                let (id, _) = known.expect("a known order");
+                let (id, customer) = known.expect("a known order");
                 let url = format!("{}/v1/order-views/{id}", shared.composer);
-                let r = send(&http, Method::GET, &url, None, None, &[]).await;
+                let token = identity::token(&customer);
+                let r = send(&http, Method::GET, &url, Some(&token), None, &[]).await;
                 let ok = r
                     .as_ref()
                     .is_ok_and(|r| complete(r) && r.body["order_id"] == *id);
@@ -412,7 +415,8 @@ async fn worker(n: usize, shared: Arc<Shared>, mut rng: Rng) -> Tally {
                     "{}/v1/customers/{customer}/order-views?limit=20",
                     shared.composer
                 );
-                let r = send(&http, Method::GET, &url, None, None, &[]).await;
+                let token = identity::token(&customer);
+                let r = send(&http, Method::GET, &url, Some(&token), None, &[]).await;
                 let ok = r.as_ref().is_ok_and(|r| {
                     complete(r) && r.body["views"].as_array().is_some_and(|v| !v.is_empty())
                 });
@@ -526,10 +530,10 @@ async fn mixed_load_through_the_composer_has_no_errors_and_no_memory_growth() {
         .await;
     // One order per customer to start with, so that views and pages have something to show
     // from the first request on.
-    let composer = Client::new(sys.host.base(), None);
     let mut initial_orders = Vec::new();
     for c in 0..CUSTOMERS {
         let customer = format!("soak{c:02}");
+        let composer = Client::new(sys.host.base(), Some(identity::token(&customer)));
         let id = &ordered_ids[rng.index(ordered_ids.len())];
         let body = json!({"customer_id": customer, "items": [{"product_id": id, "qty": 1}]});
         let r = composer.post("/v1/orders", &body).await;

@@ -8,6 +8,7 @@ mod bad_input;
 mod batching;
 mod create;
 mod customer;
+mod identity;
 mod outages;
 mod search;
 mod views;

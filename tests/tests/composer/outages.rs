@@ -184,7 +184,10 @@ async fn without_order_node_there_is_nothing_to_compose() {
     let (r, took) = sys.get_timed(&format!("/v1/order-views/{id}")).await;
     assert_unavailable(&r, took);
     let started = tokio::time::Instant::now();
-    let r = sys.composer().post("/v1/orders", &order_body).await;
+    let r = sys
+        .composer_for("gus")
+        .post("/v1/orders", &order_body)
+        .await;
     assert_unavailable(&r, started.elapsed());
     sys.orders_proxy.set_mode(Mode::Forward);
 

@@ -134,6 +134,7 @@ impl System {
             format!("search_url={}", search.base()),
             format!("search_token={}", search_callers.token(COMPOSER)),
         ];
+        let vars = [vars, system_tests::identity::vars()].concat();
         let host = EdgeHost::start_limited(
             &composer_wasm(),
             &vars,

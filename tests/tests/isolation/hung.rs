@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use reqwest::Method;
-use system_tests::composer::{BUDGET, ComposerSystem, WRITE_BUDGET};
+use system_tests::composer::{BUDGET, ComposerSystem, STAFF, WRITE_BUDGET};
+use system_tests::identity;
 use system_tests::orders::order_body;
 use system_tests::search::search_path;
 use tokio::task::JoinHandle;
@@ -49,16 +50,23 @@ fn expect_write_given_up(what: &str, t: &Timed) {
 const SILENT_CATALOG_NOTICED: Duration = Duration::from_secs(14);
 
 fn spawn_get(what: &'static str, url: String) -> JoinHandle<(&'static str, Timed)> {
-    tokio::spawn(async move { (what, timed(what, Method::GET, &url, None, None, &[]).await) })
+    let token = identity::staff_token(STAFF);
+    tokio::spawn(async move {
+        (
+            what,
+            timed(what, Method::GET, &url, Some(&token), None, &[]).await,
+        )
+    })
 }
 
 fn spawn_post(url: String, customer: &str) -> JoinHandle<(&'static str, Timed)> {
     let body = order_body(customer, &[("iso-pan", 1)]);
+    let token = identity::token(customer);
     tokio::spawn(async move {
         let what = "placing through the composer";
         (
             what,
-            timed(what, Method::POST, &url, None, Some(&body), &[]).await,
+            timed(what, Method::POST, &url, Some(&token), Some(&body), &[]).await,
         )
     })
 }
@@ -272,12 +280,13 @@ async fn order_node_and_search_node_serve_reads_while_their_catalog_hangs() {
     let composed = {
         let url = format!("{}/v1/orders", c.composer());
         let body = order_body("dee", &[("iso-bowl", 1)]);
+        let token = identity::token("dee");
         tokio::spawn(async move {
             timed(
                 "placing through the composer",
                 Method::POST,
                 &url,
-                None,
+                Some(&token),
                 Some(&body),
                 &[],
             )

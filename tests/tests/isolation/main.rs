@@ -25,12 +25,14 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::Value;
 use system_tests::composer::{
-    COMPOSER, COMPOSER_ORDER_ROLES, ComposerSystem, composer_search_roles, composer_wasm,
+    COMPOSER, COMPOSER_ORDER_ROLES, ComposerSystem, STAFF, composer_search_roles, composer_wasm,
 };
 use system_tests::http::Reply;
 use system_tests::orders::order_body;
 use system_tests::search::{search_path, tail};
-use system_tests::{Callers, CatalogNode, Client, EdgeHost, Node, NodeSpec, SearchSystem, binary};
+use system_tests::{
+    Callers, CatalogNode, Client, EdgeHost, Node, NodeSpec, SearchSystem, binary, identity,
+};
 
 pub use cable::Cable;
 
@@ -257,6 +259,7 @@ impl Cluster {
             format!("search_url={}", urls[2]),
             format!("search_token={}", self.search_callers.token(COMPOSER)),
         ];
+        let vars = [vars, identity::vars()].concat();
         EdgeHost::start(&composer_wasm(), &vars, &self.dir.path().join(log)).await
     }
 
@@ -372,13 +375,13 @@ impl Cluster {
         .await
     }
 
-    /// `GET path` at the composer, timed.
+    /// `GET path` at the composer with a staff token, timed.
     pub async fn composer_get(&self, what: &str, path: &str) -> Timed {
         timed(
             what,
             Method::GET,
             &format!("{}{path}", self.composer()),
-            None,
+            Some(&identity::staff_token(STAFF)),
             None,
             &[],
         )
@@ -391,7 +394,7 @@ impl Cluster {
             "placing an order through the composer",
             Method::POST,
             &format!("{}/v1/orders", self.composer()),
-            None,
+            Some(&identity::token(customer)),
             Some(&order_body(customer, list)),
             &[],
         )

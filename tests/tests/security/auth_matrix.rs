@@ -50,7 +50,7 @@ fn admin_scope(which: Which) -> &'static str {
 
 /// The scope the policy gives `op` on node `which`.
 fn reviewed_scope(which: Which, op: &Operation) -> Option<&'static str> {
-    if op.method == "GET" && op.path == "/v1/admin/backup" {
+    if op.method == "GET" && (op.path == "/v1/admin/backup" || op.path == "/v1/admin/audit") {
         return Some(admin_scope(which));
     }
     POLICY

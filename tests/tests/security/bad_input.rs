@@ -284,6 +284,11 @@ fn spec(op: &Operation) -> Option<Spec> {
             routing_only: true,
             ..blank()
         },
+        ("GET", "/v1/admin/audit") => Spec {
+            query: vec![q("limit", unsigned(1, 1000))],
+            reads_query: true,
+            ..blank()
+        },
         ("GET", "/v1/orders") => Spec {
             query: vec![
                 q("customer_id", ID),

@@ -10,11 +10,15 @@
 //!   huge-batch and injection-shaped requests (`BAD_INPUT_CASES` per node, 10,000 by default),
 //!   sent with a token holding every scope: no 5xx, no panic, and nothing written.
 //!
+//! - `composer`: the composer's order routes refuse service tokens and forged end-user
+//!   tokens, and a valid end user's malformed requests get a 4xx and write nothing.
+//!
 //! See docs/reliability.md.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod auth_matrix;
 mod bad_input;
+mod composer;
 mod raw;
 
 use std::time::Duration;
@@ -35,7 +39,12 @@ pub const CATALOG_SCOPES: &[&str] = &[
     "catalog:admin",
 ];
 /// order-node's scopes.
-pub const ORDER_SCOPES: &[&str] = &["orders:read", "orders:write", "orders:admin"];
+pub const ORDER_SCOPES: &[&str] = &[
+    "orders:read",
+    "orders:write",
+    "orders:admin",
+    "orders:on-behalf",
+];
 /// search-node's scopes.
 pub const SEARCH_SCOPES: &[&str] = &["search:read", "search:admin"];
 
