@@ -127,7 +127,7 @@ impl Auth {
             Mode::Callers(known) => known,
         };
         let token = header
-            .and_then(|h| h.strip_prefix("Bearer "))
+            .and_then(bearer_token)
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
@@ -188,6 +188,13 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
+/// The token of an `Authorization: Bearer TOKEN` header. The scheme is matched without
+/// regard to case (RFC 9110, 11.1): `bearer` and `BEARER` are the same scheme.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +218,13 @@ mod tests {
     #[test]
     fn grants_only_held_scopes() {
         let a = auth();
+        for scheme in ["bearer", "BEARER", "BeArEr"] {
+            let header = format!("{scheme} order-token-0123456789");
+            assert!(
+                a.check(Some(&header), Scope::CatalogRead).is_ok(),
+                "{scheme}"
+            );
+        }
         let ok = a.check(Some("Bearer order-token-0123456789"), Scope::CatalogRead);
         assert_eq!(ok.unwrap(), CallerName("order-node".into()));
         let denied = a.check(Some("Bearer order-token-0123456789"), Scope::CatalogWrite);

@@ -385,7 +385,12 @@ async fn forward(request: Request, mut timing: Timing) -> Response {
             out.status(*upstream.status())
                 .header("content-type", "application/json")
                 .header("server-timing", timing.header());
-            if let Some(location) = upstream.header("location").and_then(|v| v.as_str()) {
+            // order-node names its own route; at the edge the order lives at its view.
+            if let Some(location) = upstream
+                .header("location")
+                .and_then(|v| v.as_str())
+                .and_then(crate::routes::edge_location)
+            {
                 out.header("location", location);
             }
             out.body(upstream.body().to_vec()).build()

@@ -148,9 +148,29 @@ pub fn route(method: &str, path: &str, query: &str) -> Result<Route, RouteError>
     }
 }
 
+/// Where an order that order-node placed at `/v1/orders/{id}` is read at the edge: its view.
+/// order-node's `Location` names a route the composer does not serve.
+pub fn edge_location(upstream: &str) -> Option<String> {
+    upstream
+        .strip_prefix("/v1/orders/")
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+        .map(|id| format!("/v1/order-views/{id}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn order_nodes_location_becomes_the_edge_view() {
+        assert_eq!(
+            edge_location("/v1/orders/ord-1").as_deref(),
+            Some("/v1/order-views/ord-1")
+        );
+        assert_eq!(edge_location("/v1/orders/"), None);
+        assert_eq!(edge_location("/v1/orders/a/cancel"), None);
+        assert_eq!(edge_location("/elsewhere"), None);
+    }
 
     #[test]
     fn routes_and_validates() {

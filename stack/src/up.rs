@@ -47,6 +47,7 @@ pub async fn run(up: &Up) -> anyhow::Result<()> {
         eprintln!("==> first start: importing the demo catalogue");
         demo::import_catalogue(layout, &up.demo_catalogue).await?;
     }
+    let products = demo::products(layout, &up.demo_catalogue)?;
 
     let http = reqwest::Client::new();
     let mut running: Vec<Running> = Vec::new();
@@ -64,9 +65,9 @@ pub async fn run(up: &Up) -> anyhow::Result<()> {
             waited?;
             eprintln!("==> {} ready on {}", part.name(), layout.url(part));
         }
-        let orders = demo_orders(layout, &http, &issuer).await?;
+        let orders = demo_orders(layout, &http, &issuer, &products).await?;
         write_state(layout, &running)?;
-        print_banner(layout, &orders);
+        print_banner(layout, &orders, &products[0]);
         wait_for_end(&mut running).await
     }
     .await;
@@ -170,6 +171,7 @@ async fn demo_orders(
     layout: &Layout,
     http: &reqwest::Client,
     issuer: &Issuer,
+    products: &[String],
 ) -> anyhow::Result<Vec<String>> {
     let file = demo::orders_file(layout);
     let recorded = fs::read_to_string(&file)
@@ -179,7 +181,7 @@ async fn demo_orders(
         return Ok(ids);
     }
     eprintln!("==> first start: placing demo orders through the composer");
-    let ids = demo::place_orders(layout, http, issuer).await?;
+    let ids = demo::place_orders(layout, http, issuer, products).await?;
     let text = serde_json::to_string_pretty(&ids)?;
     fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
     Ok(ids)
@@ -224,7 +226,7 @@ fn shell_quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
-fn print_banner(layout: &Layout, orders: &[String]) {
+fn print_banner(layout: &Layout, orders: &[String], product: &str) {
     let composer = layout.url(Part::Composer);
     // This very binary, so that the printed commands work verbatim from any directory.
     let stack = std::env::current_exe()
@@ -261,10 +263,10 @@ Try:
   curl -fsS '{composer}/v1/search?q=waterproof+jacket'
 
   # place an order for the token's customer (the same Idempotency-Key returns the same order)
-  curl -fsS -H \"authorization: Bearer {alice}\" -H 'content-type: application/json' -H 'idempotency-key: try-1' -d '{{\"items\":[{{\"product_id\":\"kitchen-00001\",\"qty\":1}}]}}' {composer}/v1/orders
+  curl -fsS -H \"authorization: Bearer {alice}\" -H 'content-type: application/json' -H 'idempotency-key: try-1' -d '{{\"items\":[{{\"product_id\":\"{product}\",\"qty\":1}}]}}' {composer}/v1/orders
 
   # a node directly, with this run's admin token
-  curl -fsS -H \"authorization: Bearer $(cat {token})\" {catalog}/v1/products/kitchen-00001
+  curl -fsS -H \"authorization: Bearer $(cat {token})\" {catalog}/v1/products/{product}
 
 `stack status` (cargo run --release -p stack -- status) shows health, data sizes and the search lag.
 Ctrl-C stops everything; the next `up` reuses the data.",

@@ -77,16 +77,21 @@ const SERIES: [Series; 6] = [
     },
 ];
 
+/// Draws the order-view latency chart from the medians criterion wrote for the composer
+/// bench (`cargo bench -p benches --bench composer`).
+#[derive(Debug, clap::Parser)]
+#[command(name = "chart", about, long_about)]
+struct Cli {
+    /// Where to write the PNG (default: docs/order-view-latency.png of the workspace).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let out = match args.as_slice() {
-        [] => Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/order-view-latency.png"),
-        [flag, path] if flag == "--out" => PathBuf::from(path),
-        _ => {
-            eprintln!("usage: chart [--out PATH]");
-            return ExitCode::FAILURE;
-        }
-    };
+    let cli = <Cli as clap::Parser>::parse();
+    let out = cli.out.unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/order-view-latency.png")
+    });
     let dir = criterion_dir();
     let data: Vec<(&Series, Vec<(f64, f64)>)> = SERIES
         .iter()

@@ -33,10 +33,9 @@ async fn an_order_placed_through_the_composer_is_created_once_per_key() {
     assert_eq!(first.status, 201, "{}", first.text);
     assert_eq!(first.body["status"], "confirmed", "{}", first.text);
     let id = id_of(&first.body);
-    assert_eq!(
-        first.header("location").as_deref(),
-        Some(format!("/v1/orders/{id}").as_str())
-    );
+    // The composer's own route for the order, not order-node's.
+    let location = first.header("location").expect("a location");
+    assert_eq!(location, format!("/v1/order-views/{id}"));
     let timing = ServerTiming::of(&first);
     assert_eq!((timing.calls, timing.names()), (1, vec!["orders"]));
     // The body went to order-node unchanged.
@@ -44,6 +43,10 @@ async fn an_order_placed_through_the_composer_is_created_once_per_key() {
     assert_eq!(forwarded.len(), 1);
     assert_eq!(forwarded[0].json(), body);
     assert_eq!(sys.catalog_proxy.total(), 0);
+    // ... and it is where the composer said.
+    let view = sys.composer_for("eli").get(&location).await;
+    assert_eq!(view.status, 200, "{location}: {}", view.text);
+    assert_eq!(view.body["order_id"], id.as_str(), "{}", view.text);
 
     // order-node has it, as the composer said.
     let stored = sys.order(&id).await;
@@ -118,7 +121,8 @@ async fn order_nodes_refusals_are_passed_back_as_they_are() {
             "{body}: {composed:?}"
         );
         if let Some(location) = composed.header("location") {
-            let stored = sys.orders_shop().get(&location).await;
+            assert!(location.starts_with("/v1/order-views/"), "{location}");
+            let stored = sys.composer_for("fay").get(&location).await;
             assert_eq!(stored.status, 200, "{location}: {}", stored.text);
             assert_eq!(stored.body["status"], "rejected", "{}", stored.text);
         }

@@ -76,9 +76,7 @@ impl System {
         };
 
         let catalog_dir = sub("catalog");
-        let mut catalog_roles = CATALOG_ROLES.to_vec();
-        catalog_roles.push(("operator", &["catalog:admin"]));
-        let catalog_callers = Callers::write(&catalog_dir, &catalog_roles);
+        let catalog_callers = Callers::write(&catalog_dir, CATALOG_ROLES);
         let catalog = Node::start(limited(NodeSpec::new(
             binary("catalog-node"),
             &catalog_dir.join("data"),
@@ -88,9 +86,7 @@ impl System {
         .await;
 
         let orders_dir = sub("orders");
-        let mut order_roles = COMPOSER_ORDER_ROLES.to_vec();
-        order_roles.push(("operator", &["orders:admin"]));
-        let order_callers = Callers::write(&orders_dir, &order_roles);
+        let order_callers = Callers::write(&orders_dir, COMPOSER_ORDER_ROLES);
         let orders_spec = limited(
             NodeSpec::new(
                 binary("order-node"),

@@ -51,9 +51,25 @@ struct Stack {
 impl Stack {
     /// Starts `stack up` without building, using the binaries this test run built.
     async fn spawn(data: &Path, base: u16, run: &str) -> (Child, PathBuf) {
+        Self::spawn_with(data, base, run, None).await
+    }
+
+    /// [`Self::spawn`] importing `catalogue` on first start instead of the demo's.
+    async fn spawn_with(
+        data: &Path,
+        base: u16,
+        run: &str,
+        catalogue: Option<&Path>,
+    ) -> (Child, PathBuf) {
         let bin_dir = binary("catalog-node").parent().unwrap().to_owned();
         let stderr = data.with_extension(format!("{run}.stderr"));
-        let child = Command::new(binary("stack"))
+        let mut command = Command::new(binary("stack"));
+        if let Some(catalogue) = catalogue {
+            command.env("STACK_DEMO_CATALOGUE", catalogue);
+        } else {
+            command.env_remove("STACK_DEMO_CATALOGUE");
+        }
+        let child = command
             .arg("up")
             .arg("--no-build")
             .arg("--bin-dir")
@@ -77,7 +93,12 @@ impl Stack {
 
     /// Starts `stack up` and waits for its banner.
     async fn up(data: &Path, base: u16, run: &str) -> Self {
-        let (mut child, stderr) = Self::spawn(data, base, run).await;
+        Self::up_with(data, base, run, None).await
+    }
+
+    /// [`Self::up`] importing `catalogue` on first start instead of the demo's.
+    async fn up_with(data: &Path, base: u16, run: &str, catalogue: Option<&Path>) -> Self {
+        let (mut child, stderr) = Self::spawn_with(data, base, run, catalogue).await;
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let mut banner = Vec::new();
@@ -229,7 +250,7 @@ async fn up_serves_the_printed_curls_reports_status_stops_and_restarts_on_the_sa
         "the idempotency key gives the same order"
     );
     let product = run_curl(&curls[4]).await;
-    assert_eq!(product["id"], "kitchen-00001", "{product}");
+    assert_eq!(product["id"], placed["lines"][0]["product_id"], "{product}");
 
     let (all_ready, table) = status(&data).await;
     assert!(all_ready, "{table}");
@@ -275,6 +296,48 @@ async fn up_serves_the_printed_curls_reports_status_stops_and_restarts_on_the_sa
         .collect();
     assert_eq!(ids.len(), 3, "{page}");
     assert!(ids.contains(&&placed["id"]), "{page}");
+    let (ok, stderr) = stack.stop().await;
+    assert!(ok, "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_runs_on_a_catalogue_that_shares_no_id_with_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = dir.path().join("teas.jsonl");
+    let lines: Vec<String> = (1..=12)
+        .map(|i| {
+            serde_json::json!({
+                "id": format!("tea-{i:03}"),
+                "name": format!("Loose leaf tea no. {i}"),
+                "description": "A waterproof jacket of a tea, for drinking in any weather.",
+                "category": "grocery",
+                "price_minor": 450 + i,
+                "currency": "EUR",
+                "stock": if i == 1 { 1 } else { 40 },
+            })
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&catalogue, lines.join("\n")).unwrap();
+    let data = dir.path().join("data");
+    let stack = Stack::up_with(&data, free_base_port(), "teas", Some(&catalogue)).await;
+    let curls = stack.curls();
+    assert_eq!(curls.len(), 5, "{:#?}", stack.banner);
+    for curl in &curls {
+        assert!(!curl.contains("kitchen-"), "a demo id in {curl}");
+    }
+    let view = run_curl(&curls[0]).await;
+    assert!(
+        view["lines"][0]["product_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("tea-")),
+        "{view}"
+    );
+    let placed = run_curl(&curls[3]).await;
+    assert_eq!(placed["status"], "confirmed", "{placed}");
+    let product = run_curl(&curls[4]).await;
+    // tea-001 has too little stock for the demo; the first well-stocked tea is used.
+    assert_eq!(product["id"], "tea-002", "{product}");
     let (ok, stderr) = stack.stop().await;
     assert!(ok, "{stderr}");
 }
