@@ -99,14 +99,7 @@ async fn serve(data_dir: std::path::PathBuf, args: ServeArgs) -> anyhow::Result<
         api::BODY_LIMIT,
         &args.limits,
     );
-    let listener = chassis::server::bind(args.listen).await?;
-    chassis::server::serve(
-        listener,
-        app,
-        &args.limits,
-        chassis::server::shutdown_signal(),
-    )
-    .await?;
+    chassis::server::serve_until_signal(args.listen, app, &args.limits).await?;
     store.flush().context("final flush")?;
     tracing::info!("stopped");
     Ok(())

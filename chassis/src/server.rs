@@ -192,6 +192,17 @@ pub async fn serve(
     Ok(())
 }
 
+/// Binds `listen` and serves `app` under `limits` until SIGINT or SIGTERM: what every node's
+/// `serve` ends with.
+pub async fn serve_until_signal(
+    listen: SocketAddr,
+    app: Router,
+    limits: &HttpLimits,
+) -> Result<(), ServeError> {
+    let listener = bind(listen).await?;
+    serve(listener, app, limits, shutdown_signal()).await
+}
+
 /// Logs the bound address and prints `listening on http://ADDR` on standard output.
 pub fn announce(listener: &TcpListener) -> Result<(), ServeError> {
     let addr = listener.local_addr()?;

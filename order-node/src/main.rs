@@ -121,14 +121,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         api::BODY_LIMIT,
         &cli.limits,
     );
-    let listener = chassis::server::bind(cli.listen).await?;
-    chassis::server::serve(
-        listener,
-        app,
-        &cli.limits,
-        chassis::server::shutdown_signal(),
-    )
-    .await?;
+    chassis::server::serve_until_signal(cli.listen, app, &cli.limits).await?;
     // Every step of the saga is durable before the next, so stopping the loops mid-step is
     // safe; what they held must be gone before the store can close.
     for task in &tasks {

@@ -129,14 +129,7 @@ async fn serve(
         api::BODY_LIMIT,
         &args.limits,
     );
-    let listener = chassis::server::bind(args.listen).await?;
-    chassis::server::serve(
-        listener,
-        app,
-        &args.limits,
-        chassis::server::shutdown_signal(),
-    )
-    .await?;
+    chassis::server::serve_until_signal(args.listen, app, &args.limits).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -10,6 +10,8 @@
 //!   `Retry-After`, nothing admitted is lost, the node serves normally afterwards.
 //! - `hangups`: a client that hangs up at each step of placing and of cancelling an order:
 //!   the order still settles within seconds of the catalog's answer, stock consistent.
+//! - `instances`: edge-host stops an instance over its memory cap (503) or past its
+//!   deadline (504), and goes on serving.
 //! - `damage`: randomly damaged backup archives given to each node's `restore`: a clear
 //!   refusal every time, never an abort.
 //! - `shutdown`: SIGTERM, then a restart of order-node holding many orders: the store was
@@ -22,6 +24,7 @@ mod bodies;
 mod connections;
 mod damage;
 mod hangups;
+mod instances;
 mod methods;
 mod shedding;
 mod shutdown;

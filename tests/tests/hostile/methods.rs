@@ -18,6 +18,17 @@ fn requests() -> usize {
     if crate::long() { 200_000 } else { 20_000 }
 }
 
+async fn metrics_of(client: &reqwest::Client, base: &str) -> String {
+    client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 fn random_word(rng: &mut Rng, max: u64) -> String {
     let len = rng.range(1, max + 1);
     (0..len)
@@ -40,15 +51,7 @@ async fn random_methods_and_paths_leave_metrics_and_memory_flat() {
             continue; // serves no /metrics; its labels are the nodes' concern
         }
         let before_kib = target.rss_kib();
-        let before_metrics = client
-            .get(format!("{}/metrics", target.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .len();
+        let before_metrics = metrics_of(&client, &target.base).await.len();
         let base = target.base.clone();
         let sent = futures::stream::iter(0..n)
             .map(|i| {
@@ -83,14 +86,7 @@ async fn random_methods_and_paths_leave_metrics_and_memory_flat() {
                 .take(5)
                 .collect::<Vec<_>>()
         );
-        let metrics = client
-            .get(format!("{}/metrics", target.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = metrics_of(&client, &target.base).await;
         let after_kib = target.rss_kib();
         eprintln!(
             "{}: {n} random requests; /metrics {before_metrics} -> {} bytes; resident {before_kib} -> {after_kib} KiB",
