@@ -127,7 +127,7 @@ struct Hosts {
 }
 
 impl Hosts {
-    /// Sets up the namespace and links, or says why it cannot (then the test is skipped).
+    /// Sets up the namespace and links, or says why it cannot.
     /// Anything failing once the namespace exists is a test failure, not a skip.
     fn setup() -> Result<Self, String> {
         if !is_root() {
@@ -269,15 +269,14 @@ async fn orders_ready(c: &Cluster) -> Value {
         .clone()
 }
 
+/// Ignored in a plain run, where it would need root and `ip netns`: `scripts/test` runs it
+/// with `--ignored` where they are available and says SKIPPED where not, so that it is
+/// counted as skipped, never as passed without having run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root and ip netns; scripts/test runs it where they are available"]
 async fn a_cut_link_to_the_catalog_host_costs_only_what_needs_the_catalog() {
-    let hosts = match Hosts::setup() {
-        Ok(h) => h,
-        Err(why) => {
-            eprintln!("SKIPPED across_hosts: network namespaces are not available here ({why})");
-            return;
-        }
-    };
+    let hosts = Hosts::setup()
+        .unwrap_or_else(|why| panic!("network namespaces are not available here: {why}"));
     let catalog = hosts.start_catalog().await;
     let port = catalog
         .node
