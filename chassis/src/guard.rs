@@ -24,6 +24,16 @@ pub fn overloaded(message: &str) -> Response {
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    closing(response)
+}
+
+/// The response with `Connection: close`. An answer given before the request's body was
+/// read leaves the rest of that body on the connection; hyper then closes it, and a client
+/// that was not told so would send its next request into a closing connection.
+pub fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 
@@ -39,14 +49,21 @@ pub async fn declared_length(State(limit): State<usize>, request: Request, next:
     if let Some(length) = declared
         && length > u64::try_from(limit).unwrap_or(u64::MAX)
     {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the body is {length} bytes; at most {limit} are accepted"),
-        )
-        .into_response();
+        return closing(
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body is {length} bytes; at most {limit} are accepted"),
+            )
+            .into_response(),
+        );
     }
-    next.run(request).await
+    let response = next.run(request).await;
+    // A chunked body cut off at the limit by an extractor is unread past it, too.
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return closing(response);
+    }
+    response
 }
 
 /// Sheds requests beyond the permits of `slots` with 503 and `Retry-After`.
@@ -91,14 +108,16 @@ pub async fn time_limit(
         .map(MatchedPath::as_str));
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => ApiError::unavailable(
-            "request_timeout",
-            format!(
-                "the request was not answered within {} ms",
-                limit.as_millis()
-            ),
-        )
-        .into_response(),
+        Err(_) => closing(
+            ApiError::unavailable(
+                "request_timeout",
+                format!(
+                    "the request was not answered within {} ms",
+                    limit.as_millis()
+                ),
+            )
+            .into_response(),
+        ),
     }
 }
 
@@ -120,7 +139,9 @@ mod tests {
             .header("content-length", "1000000000")
             .body(Body::empty())
             .unwrap();
-        assert_eq!(app.clone().oneshot(big).await.unwrap().status(), 413);
+        let refused = app.clone().oneshot(big).await.unwrap();
+        assert_eq!(refused.status(), 413);
+        assert_eq!(refused.headers().get("connection").unwrap(), "close");
         let small = Request::post("/")
             .header("content-length", "2")
             .body(Body::from("ok"))

@@ -280,6 +280,9 @@ impl Refusal {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        // The host answers before the component read the request's body (or instead of it):
+        // the connection is not fit for another request, and the client must know.
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
