@@ -27,7 +27,7 @@ async fn with_search_node_killed_orders_are_unaffected() {
     let composed = id_of(&t.reply.body);
     assert_eq!(
         t.reply.header("location"),
-        Some(format!("/v1/orders/{composed}"))
+        Some(format!("/v1/order-views/{composed}"))
     );
 
     let t = c
