@@ -34,19 +34,28 @@ async fn silent_upstreams() -> (Vec<String>, tokio::task::JoinHandle<()>) {
     (vars, held)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_instance_over_its_memory_cap_is_stopped_with_503() {
-    let _serial = crate::SERIAL.lock().await;
-    let (vars, _held) = silent_upstreams().await;
+/// edge-host with `settings` in its environment, serving the composer in front of
+/// [`silent_upstreams`]; everything lives until the three are dropped.
+async fn host_with(
+    settings: &[(&str, &str)],
+) -> (EdgeHost, tokio::task::JoinHandle<()>, tempfile::TempDir) {
+    let (vars, held) = silent_upstreams().await;
     let dir = tempfile::tempdir().unwrap();
     let host = EdgeHost::start_limited(
         &composer_wasm(),
         &vars,
         &dir.path().join("edge-host.log"),
-        &env(&[("EDGE_INSTANCE_MEMORY_MIB", "1")]),
+        &env(settings),
         None,
     )
     .await;
+    (host, held, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_over_its_memory_cap_is_stopped_with_503() {
+    let _serial = crate::SERIAL.lock().await;
+    let (host, _held, _dir) = host_with(&[("EDGE_INSTANCE_MEMORY_MIB", "1")]).await;
     let reply = reqwest::get(format!("{}/v1/search?q=tent", host.base()))
         .await
         .unwrap();
@@ -65,17 +74,8 @@ async fn an_instance_over_its_memory_cap_is_stopped_with_503() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_past_its_deadline_is_stopped_with_504() {
     let _serial = crate::SERIAL.lock().await;
-    let (vars, _held) = silent_upstreams().await;
-    let dir = tempfile::tempdir().unwrap();
     // A deadline of 1 s, shorter than the composer's own 1.5 s budget for a hop.
-    let host = EdgeHost::start_limited(
-        &composer_wasm(),
-        &vars,
-        &dir.path().join("edge-host.log"),
-        &env(&[("HTTP_REQUEST_TIMEOUT_SECS", "1")]),
-        None,
-    )
-    .await;
+    let (host, _held, _dir) = host_with(&[("HTTP_REQUEST_TIMEOUT_SECS", "1")]).await;
     let started = Instant::now();
     let reply = reqwest::get(format!("{}/v1/search?q=tent", host.base()))
         .await
