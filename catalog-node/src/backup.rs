@@ -6,8 +6,6 @@
 //! the records offline, checks it opens and ends at that seq, and only then moves it into
 //! place (see [`chassis::backup::restore`]).
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 
 use chassis::archive::{ArchiveReader, Header, Point};
@@ -63,7 +61,7 @@ impl Restore for CatalogRestore {
     fn write(
         &self,
         dir: &Path,
-        archive: &mut ArchiveReader<BufReader<File>>,
+        archive: &mut ArchiveReader<chassis::backup::Source>,
     ) -> Result<(), SnapshotError> {
         let expected = archive.header().point.value;
         let store = snapshot::import(dir, archive)?;

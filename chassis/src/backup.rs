@@ -19,8 +19,9 @@ use axum::response::{IntoResponse, Response};
 use thiserror::Error;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::archive::{self, ArchiveError, ArchiveReader, ArchiveWriter, Header, Summary};
+use crate::archive::{ArchiveError, ArchiveReader, ArchiveWriter, Header, Summary};
 use crate::error::ApiError;
+use crate::progress::{self, Reading};
 
 /// The route every node serves its backup on.
 pub const ROUTE: &str = "/v1/admin/backup";
@@ -206,11 +207,14 @@ pub async fn fetch(
             message,
         });
     }
+    let bar = progress::bytes("fetching", response.content_length());
     while let Some(chunk) = response.chunk().await.map_err(http_error)? {
         temp.write_all(&chunk).map_err(write_error)?;
+        bar.inc(chunk.len() as u64);
     }
+    bar.finish_and_clear();
     temp.as_file().sync_all().map_err(write_error)?;
-    let summary = archive::verify_file(temp.path(), kind)?;
+    let summary = verify(temp.path(), kind)?;
     temp.persist(out).map_err(|e| write_error(e.error))?;
     sync_dir(&dir).map_err(write_error)?;
     Ok(summary)
@@ -295,11 +299,25 @@ pub trait Restore {
 
     /// Writes the store into the empty directory `dir` from the archive's entries (read them
     /// all), makes it durable and checks it against the header.
-    fn write(
-        &self,
-        dir: &Path,
-        archive: &mut ArchiveReader<BufReader<File>>,
-    ) -> Result<(), Self::Error>;
+    fn write(&self, dir: &Path, archive: &mut ArchiveReader<Source>) -> Result<(), Self::Error>;
+}
+
+/// What a restore reads the archive through: buffered, counted on the progress bar.
+pub type Source = BufReader<Reading<File>>;
+
+/// Opens the archive at `path` for reading with a progress bar labelled `what`.
+fn open_source(path: &Path, what: &str) -> Result<Source, ArchiveError> {
+    let file = File::open(path)?;
+    let total = file.metadata()?.len();
+    Ok(BufReader::new(Reading::new(
+        file,
+        progress::bytes(what, Some(total)),
+    )))
+}
+
+/// [`crate::archive::verify_file`] with progress: a large archive takes a while to read.
+fn verify(path: &Path, kind: &str) -> Result<Summary, ArchiveError> {
+    ArchiveReader::open_kind(open_source(path, "checking")?, kind)?.finish()
 }
 
 /// Restores `archive` into `data_dir`: verifies the whole archive first, then writes the store
@@ -319,7 +337,7 @@ pub fn restore<N: Restore>(
         let path = path.to_owned();
         move |source| RestoreError::Io { path, source }
     };
-    archive::verify_file(archive, node.kind()).map_err(bad_archive)?;
+    verify(archive, node.kind()).map_err(bad_archive)?;
 
     let occupied = match std::fs::read_dir(data_dir) {
         Ok(mut entries) => entries.next().is_some(),
@@ -360,9 +378,8 @@ pub fn restore<N: Restore>(
         source: e.source,
     })?;
 
-    let file = File::open(archive).map_err(|e| bad_archive(ArchiveError::Io(e)))?;
-    let mut reader =
-        ArchiveReader::open_kind(BufReader::new(file), node.kind()).map_err(bad_archive)?;
+    let source = open_source(archive, "restoring").map_err(bad_archive)?;
+    let mut reader = ArchiveReader::open_kind(source, node.kind()).map_err(bad_archive)?;
     node.write(staging.path(), &mut reader)
         .map_err(RestoreError::Store)?;
     // Read to the end again: the archive must not have changed since it was verified.
@@ -451,11 +468,7 @@ mod tests {
         fn in_use(&self, dir: &Path) -> Result<bool, FilesError> {
             Ok(dir.join("LOCK").exists())
         }
-        fn write(
-            &self,
-            dir: &Path,
-            archive: &mut ArchiveReader<BufReader<File>>,
-        ) -> Result<(), FilesError> {
+        fn write(&self, dir: &Path, archive: &mut ArchiveReader<Source>) -> Result<(), FilesError> {
             while let Some(entry) = archive.next_entry()? {
                 if let Entry::Chunk { path, bytes, .. } = entry {
                     std::fs::OpenOptions::new()

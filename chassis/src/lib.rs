@@ -20,6 +20,7 @@ pub mod extract;
 pub mod guard;
 pub mod limits;
 pub mod metrics;
+pub mod progress;
 pub mod routes;
 pub mod secret;
 pub mod server;

@@ -7,4 +7,5 @@ pub mod outbound;
 pub mod server;
 pub mod sources;
 pub mod state;
+pub mod upstream;
 pub mod vars;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chassis::limits::HttpLimits;
 use clap::Parser;
-use edge_host::server::{EdgeLimits, Host, serve};
+use edge_host::server::{CompileCache, EdgeLimits, Host, serve};
 use edge_host::sources;
 use edge_host::vars::Variables;
 
@@ -51,6 +51,19 @@ struct Cli {
     #[arg(long, env = "EDGE_INSTANCE_MEMORY_MIB", default_value_t = 64)]
     instance_memory_mib: usize,
 
+    /// Where compiled components are kept between starts (default: wasmtime's per-user cache
+    /// directory, ~/.cache/wasmtime on Linux).
+    #[arg(
+        long,
+        env = "EDGE_COMPILE_CACHE_DIR",
+        conflicts_with = "no_compile_cache"
+    )]
+    compile_cache_dir: Option<PathBuf>,
+
+    /// Compile the component at every start instead.
+    #[arg(long, env = "EDGE_NO_COMPILE_CACHE")]
+    no_compile_cache: bool,
+
     /// Connection and request limits; the request timeout is also each instance's deadline
     /// (504 past it).
     #[command(flatten)]
@@ -72,7 +85,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         instance_memory: cli.instance_memory_mib.saturating_mul(1024 * 1024),
         deadline: cli.limits.request_timeout(),
     };
-    let host = Host::load(&cli.component, variables, limits)?;
+    let cache = match (cli.no_compile_cache, cli.compile_cache_dir) {
+        (true, _) => CompileCache::Off,
+        (false, Some(dir)) => CompileCache::Dir(dir),
+        (false, None) => CompileCache::UserDefault,
+    };
+    let host = Host::load(&cli.component, variables, limits, &cache)?;
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await
         .with_context(|| {

@@ -4,8 +4,9 @@
 use std::collections::HashSet;
 use std::future::Future;
 
-use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+use crate::upstream::Upstreams;
 
 /// The origins (`scheme://host:port`) the component may call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,11 +44,14 @@ impl AllowList {
     }
 }
 
-/// wasi:http hooks that refuse requests outside the allow-list and send the rest as usual.
+/// wasi:http hooks that refuse requests outside the allow-list and send the rest over the
+/// host's pooled connections.
 #[derive(Debug, Clone, Default)]
 pub struct Hooks {
     /// Where requests may go.
     pub allow: AllowList,
+    /// The pool they go through, shared by every instance.
+    pub upstreams: Upstreams,
 }
 
 type SendFuture = Box<
@@ -74,10 +78,13 @@ impl WasiHttpHooks for Hooks {
             tracing::warn!(uri = %request.uri(), "outbound request refused: not an allowed upstream");
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
+        let upstreams = self.upstreams.clone();
         Box::new(async move {
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            let response = upstreams.send(request, options).await?;
+            // The pool drives the connection itself: nothing is left for the caller to await.
+            let io = async { Ok(()) };
             Ok((
-                response.map(BodyExt::boxed_unsync),
+                response,
                 Box::new(io) as Box<dyn Future<Output = Result<(), Error>> + Send>,
             ))
         })

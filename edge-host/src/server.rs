@@ -4,7 +4,7 @@
 //! than queued. Connections are accepted under the same limits as the nodes'.
 
 use std::convert::Infallible;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Cache, CacheConfig, Config, Engine, Store};
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
@@ -24,6 +24,7 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::outbound::{AllowList, Hooks};
 use crate::state::State;
+use crate::upstream::Upstreams;
 use crate::vars::{self, Variables};
 
 /// What one request may cost the host.
@@ -39,6 +40,36 @@ pub struct EdgeLimits {
     pub deadline: Duration,
 }
 
+/// Where compiled components are kept between starts. Compiling the composer takes seconds
+/// on a small machine; a start with a warm cache takes milliseconds. Entries are keyed by the
+/// component's bytes and the engine's settings, so a rebuilt `.wasm` is compiled afresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompileCache {
+    /// Compile at every start.
+    Off,
+    /// wasmtime's per-user cache directory (on Linux `~/.cache/wasmtime`).
+    UserDefault,
+    /// This directory.
+    Dir(PathBuf),
+}
+
+impl CompileCache {
+    fn open(&self) -> anyhow::Result<Option<Cache>> {
+        let mut config = CacheConfig::new();
+        match self {
+            Self::Off => return Ok(None),
+            Self::UserDefault => {}
+            Self::Dir(dir) => {
+                config.with_directory(dir);
+            }
+        }
+        Cache::new(config)
+            .map(Some)
+            .map_err(anyhow::Error::from)
+            .context("cannot open the compile cache (--no-compile-cache runs without it)")
+    }
+}
+
 /// How often the engine's epoch advances: the granularity of the instance deadline.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -47,17 +78,24 @@ pub struct Host {
     pre: ProxyPre<State>,
     variables: Variables,
     allow: AllowList,
+    upstreams: Upstreams,
     limits: EdgeLimits,
     instances: Arc<Semaphore>,
 }
 
 impl Host {
-    /// Compiles and links the component at `path`.
-    pub fn load(path: &Path, variables: Variables, limits: EdgeLimits) -> anyhow::Result<Self> {
+    /// Compiles (or finds in `cache`) and links the component at `path`.
+    pub fn load(
+        path: &Path,
+        variables: Variables,
+        limits: EdgeLimits,
+        cache: &CompileCache,
+    ) -> anyhow::Result<Self> {
         let mut config = Config::new();
         // A guest stuck in a loop never yields to the host: only an epoch check inside the
         // guest's own code can stop it.
         config.epoch_interruption(true);
+        config.cache(cache.open()?);
         let engine = Engine::new(&config)?;
         start_epoch_ticker(&engine);
         let component = Component::from_file(&engine, path)
@@ -76,6 +114,7 @@ impl Host {
             pre,
             variables,
             allow,
+            upstreams: Upstreams::new(),
             limits,
             instances: Arc::new(Semaphore::new(limits.max_instances.max(1))),
         })
@@ -102,6 +141,7 @@ impl Host {
         let request = self.buffered(request).await?;
         let hooks = Hooks {
             allow: self.allow.clone(),
+            upstreams: self.upstreams.clone(),
         };
         let mut store = Store::new(
             self.pre.engine(),

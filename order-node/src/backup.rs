@@ -6,7 +6,6 @@
 //! writes that file offline, has redb check it, checks every order decodes and the commit
 //! count matches, and only then moves it into place (see [`chassis::backup::restore`]).
 
-use std::fs::File;
 use std::io::{BufReader, Seek, SeekFrom};
 use std::path::Path;
 
@@ -60,7 +59,7 @@ impl Restore for OrdersRestore {
     fn write(
         &self,
         dir: &Path,
-        archive: &mut ArchiveReader<BufReader<File>>,
+        archive: &mut ArchiveReader<chassis::backup::Source>,
     ) -> Result<(), SnapshotError> {
         let expected = archive.header().point.value;
         let store = snapshot::import(dir, archive)?;

@@ -104,7 +104,7 @@ impl Restore for SearchRestore {
     fn write(
         &self,
         dir: &Path,
-        archive: &mut ArchiveReader<BufReader<File>>,
+        archive: &mut ArchiveReader<chassis::backup::Source>,
     ) -> Result<(), BackupError> {
         let expected = archive.header().point.value;
         let mut written = BTreeSet::new();
