@@ -1,4 +1,4 @@
-//! The API error: a status plus the JSON body of ARCHITECTURE.md.
+//! The API error: a status plus the JSON body of docs/ARCHITECTURE.md.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -40,7 +40,7 @@ impl Part {
         }
     }
 
-    /// Offset of this part's port from the base port (the ports of ARCHITECTURE.md).
+    /// Offset of this part's port from the base port (the ports of docs/ARCHITECTURE.md).
     fn port_offset(self) -> u16 {
         match self {
             Part::Composer => 0,
