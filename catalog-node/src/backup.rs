@@ -4,13 +4,13 @@
 //! writers out (reads, feed pages included, carry on), after a flush: the archive is exactly
 //! the store at one feed seq, and that seq is durable. Restoring rebuilds a sled store from
 //! the records offline, checks it opens and ends at that seq, and only then moves it into
-//! place (see [`chassis::backup::restore`]).
+//! place (see [`storage::backup::restore`]).
 
 use std::path::Path;
 
-use chassis::archive::{ArchiveReader, Header, Point};
-use chassis::backup::{Restore, Staged};
-use chassis::clock::now_ms;
+use storage::archive::{ArchiveReader, Header, Point};
+use storage::backup::{Restore, Staged};
+use storage::clock::now_ms;
 
 use crate::store::Store;
 use crate::store::snapshot::{self, SnapshotError};
@@ -37,7 +37,7 @@ pub fn stage(store: &Store) -> Result<Staged, SnapshotError> {
         created_ms: now_ms(),
         producer: format!("catalog-node {}", env!("CARGO_PKG_VERSION")),
     };
-    chassis::backup::stage(store.path(), header, |out| store.export(out).map(|_| ()))
+    storage::backup::stage(store.path(), header, |out| store.export(out).map(|_| ()))
 }
 
 /// Restores catalog archives.
@@ -52,7 +52,7 @@ impl Restore for CatalogRestore {
     }
 
     fn in_use(&self, dir: &Path) -> Result<bool, SnapshotError> {
-        chassis::backup::locked(&dir.join(LOCK_FILE)).map_err(|source| SnapshotError::Probe {
+        storage::backup::locked(&dir.join(LOCK_FILE)).map_err(|source| SnapshotError::Probe {
             path: dir.join(LOCK_FILE).display().to_string(),
             source,
         })
@@ -61,7 +61,7 @@ impl Restore for CatalogRestore {
     fn write(
         &self,
         dir: &Path,
-        archive: &mut ArchiveReader<chassis::backup::Source>,
+        archive: &mut ArchiveReader<storage::backup::Source>,
     ) -> Result<(), SnapshotError> {
         let expected = archive.header().point.value;
         let store = snapshot::import(dir, archive)?;

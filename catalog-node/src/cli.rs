@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use chassis::cli::{ArchiveCommand, ArchiveNames};
 use clap::{Parser, Subcommand};
 
 /// catalog-node: products, stock and reservations on sled, with a change feed.
@@ -40,52 +41,9 @@ pub enum Command {
         /// The file to load.
         file: PathBuf,
     },
-    /// Fetch a consistent backup of a running catalog-node's store into a file (needs a token
-    /// with catalog:admin). Writes pause on the node while its store is copied.
-    Backup(BackupArgs),
-    /// Restore a backup into --data-dir, with the node stopped. The archive is verified
-    /// completely before anything is written; the directory must be empty or absent unless
-    /// --force is given.
-    Restore(RestoreArgs),
-}
-
-/// Options of `backup`.
-#[derive(Debug, clap::Args)]
-pub struct BackupArgs {
-    /// Base URL of the running node.
-    #[arg(
-        long,
-        env = "CATALOG_BACKUP_URL",
-        default_value = "http://127.0.0.1:7001"
-    )]
-    pub url: String,
-
-    /// File holding a bearer token with the catalog:admin scope; the token may instead be in
-    /// CATALOG_BACKUP_TOKEN.
-    #[arg(long, env = "CATALOG_BACKUP_TOKEN_FILE")]
-    pub token_file: Option<PathBuf>,
-
-    /// Refused with a message saying where the token goes instead.
-    #[arg(long, hide = true)]
-    pub token: Option<String>,
-
-    /// File to write; it appears only once the whole archive has arrived and been verified.
-    #[arg(long, env = "CATALOG_BACKUP_OUT")]
-    pub out: PathBuf,
-}
-
-/// Options of `restore`.
-#[derive(Debug, clap::Args)]
-pub struct RestoreArgs {
-    /// The backup file to restore.
-    #[arg(long, env = "CATALOG_RESTORE_FROM")]
-    pub from: PathBuf,
-
-    /// Replace a non-empty data directory; its contents are moved aside to
-    /// DIR.replaced-<ms>, never deleted. Deliberately without an environment variable, so
-    /// that it is asked for every time.
-    #[arg(long)]
-    pub force: bool,
+    /// Backups and restores.
+    #[command(flatten)]
+    Archive(ArchiveCommand),
 }
 
 /// Options of the server.
@@ -113,11 +71,15 @@ pub struct ServeArgs {
     pub tombstone_retention_hours: u64,
 }
 
-/// Where `backup`'s token may come from.
-pub const BACKUP_TOKEN: chassis::secret::SecretSource<'static> = chassis::secret::SecretSource {
-    what: "the backup token",
-    flag: "--token",
-    env: "CATALOG_BACKUP_TOKEN",
+/// catalog-node's names for `backup` and `restore`.
+pub const ARCHIVE_NAMES: ArchiveNames = ArchiveNames {
+    url_env: "CATALOG_BACKUP_URL",
+    default_url: "http://127.0.0.1:7001",
+    token_file_env: "CATALOG_BACKUP_TOKEN_FILE",
+    token_env: "CATALOG_BACKUP_TOKEN",
+    out_env: "CATALOG_BACKUP_OUT",
+    from_env: "CATALOG_RESTORE_FROM",
+    admin_scope: "catalog:admin",
 };
 
 #[cfg(test)]
@@ -126,6 +88,8 @@ mod tests {
 
     #[test]
     fn the_command_line_is_well_formed() {
-        super::Cli::command().debug_assert();
+        super::ARCHIVE_NAMES
+            .apply(super::Cli::command())
+            .debug_assert();
     }
 }

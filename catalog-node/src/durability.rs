@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use chassis::lifecycle::Background;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
@@ -43,16 +44,21 @@ pub struct Durability {
 }
 
 impl Durability {
-    /// Starts the flusher task; everything already in `store` is durable.
-    pub fn start(store: Store, metrics: FlushMetrics) -> Result<Self, crate::store::StoreError> {
+    /// Starts the flusher task among `background`; everything already in `store` is durable.
+    pub fn start(
+        store: Store,
+        metrics: FlushMetrics,
+        background: &Background,
+    ) -> Result<Self, crate::store::StoreError> {
         let head = store.head_seq()?;
         let committed = Arc::new(AtomicU64::new(head));
         let (durable_tx, durable) = watch::channel(head);
-        metrics
-            .durable_seq
-            .set(i64::try_from(head).unwrap_or(i64::MAX));
+        chassis::metrics::set_count(&metrics.durable_seq, head);
         let (requests, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(store, rx, committed.clone(), durable_tx, metrics));
+        background.spawn_loop(
+            "flusher",
+            run(store, rx, committed.clone(), durable_tx, metrics),
+        );
         Ok(Self {
             requests,
             committed,
@@ -116,9 +122,7 @@ async fn run(
                     *seq = (*seq).max(target);
                     advanced
                 });
-                metrics
-                    .durable_seq
-                    .set(i64::try_from(*durable.borrow()).unwrap_or(i64::MAX));
+                chassis::metrics::set_count(&metrics.durable_seq, *durable.borrow());
             }
             Err(e) => tracing::error!(error = %e, "flush failed"),
         }

@@ -8,11 +8,11 @@ use std::path::Path;
 /// The caller recorded for the products an offline import writes (audit trail, feed).
 pub const IMPORT_CALLER: &str = "import";
 
-use chassis::clock::now_ms;
 use contracts::catalog::ProductInput;
 use contracts::validate;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
+use storage::clock::now_ms;
 use thiserror::Error;
 
 use crate::store::{Store, StoreError, WriteError};
@@ -53,6 +53,9 @@ pub enum ImportError {
         /// What is wrong.
         message: String,
     },
+    /// The data directory is unusable.
+    #[error(transparent)]
+    DataDir(#[from] storage::datadir::DataDirError),
     /// The store cannot be opened.
     #[error(transparent)]
     Open(#[from] StoreError),
@@ -73,6 +76,21 @@ pub struct ImportReport {
     pub products: usize,
     /// Feed seq after the import.
     pub head_seq: u64,
+}
+
+/// `catalog-node import FILE`: [`run`] into `data_dir` (created if absent), then says what was
+/// imported.
+pub fn run_command(data_dir: &Path, file: &Path) -> Result<(), ImportError> {
+    let dir = storage::datadir::prepare(data_dir)?;
+    let report = run(&dir, file)?;
+    println!(
+        "imported {} products from {} into {} (feed head seq {})",
+        report.products,
+        file.display(),
+        dir.display(),
+        report.head_seq
+    );
+    Ok(())
 }
 
 /// Validates every line of `file`, then writes them all into the store in `data_dir`.

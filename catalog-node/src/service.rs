@@ -5,12 +5,12 @@ use std::collections::HashSet;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use chassis::backup::Staged;
-use chassis::clock::now_ms;
 use contracts::catalog::{
     BatchGetResponse, EventsPage, Product, ProductInput, ProductPage, ProductPatch, Reservation,
     ReservationRequest,
 };
+use storage::backup::Staged;
+use storage::clock::now_ms;
 use thiserror::Error;
 
 use crate::durability::{Durability, FlushError};

@@ -26,12 +26,12 @@ pub struct CallerName(pub String);
 /// Every scope the request's caller holds (not only the route's); put in the request's
 /// extensions by the auth layer, for handlers whose behaviour depends on a further scope.
 #[derive(Debug, Clone)]
-pub struct Grants(Option<Arc<HashSet<Scope>>>);
+pub struct Grants(Option<Arc<HashSet<String>>>);
 
 impl Grants {
     /// Whether the caller holds `scope` (an anonymous node grants every scope).
     pub fn holds(&self, scope: Scope) -> bool {
-        self.0.as_ref().is_none_or(|s| s.contains(&scope))
+        self.0.as_ref().is_none_or(|s| s.contains(scope.as_str()))
     }
 }
 
@@ -39,7 +39,7 @@ impl Grants {
 struct Known {
     name: String,
     digest: [u8; 32],
-    scopes: Arc<HashSet<Scope>>,
+    scopes: Arc<HashSet<String>>,
 }
 
 #[derive(Debug)]
@@ -70,10 +70,12 @@ pub enum AuthConfigError {
 }
 
 impl Auth {
-    /// Builds auth from the node's flags; refuses to guess when neither is given.
+    /// Builds auth from the node's flags for a node checking the scopes it `declared`;
+    /// refuses to guess when neither flag is given.
     pub fn from_flags(
         callers: Option<&Path>,
         allow_anonymous: bool,
+        declared: &[Scope],
     ) -> Result<Self, AuthConfigError> {
         match (callers, allow_anonymous) {
             (Some(_), true) => Err(AuthConfigError::Both),
@@ -87,6 +89,12 @@ impl Auth {
             }
             (Some(path), false) => {
                 let entries = callers::load(path)?;
+                callers::check_declared(&entries, declared).map_err(|message| {
+                    CallersError::Invalid {
+                        path: path.to_owned(),
+                        message,
+                    }
+                })?;
                 tracing::info!(callers = entries.len(), file = %path.display(), "callers loaded");
                 Ok(Self::from_entries(entries))
             }
@@ -140,7 +148,7 @@ impl Auth {
             }
         }
         let caller = found.ok_or_else(|| ApiError::unauthorized("unknown bearer token"))?;
-        if caller.scopes.contains(&scope) {
+        if caller.scopes.contains(scope.as_str()) {
             Ok((
                 CallerName(caller.name.clone()),
                 Grants(Some(caller.scopes.clone())),
@@ -200,17 +208,22 @@ mod tests {
     use super::*;
     use crate::callers::CallerEntry;
 
+    const READ: Scope = Scope::new("catalog:read");
+    const WRITE: Scope = Scope::new("catalog:write");
+    const RESERVE: Scope = Scope::new("catalog:reserve");
+    const ON_BEHALF: Scope = Scope::new("orders:on-behalf");
+
     fn auth() -> Auth {
         Auth::from_entries(vec![
             CallerEntry {
                 name: "order-node".into(),
                 token: "order-token-0123456789".into(),
-                scopes: vec![Scope::CatalogRead, Scope::CatalogReserve],
+                scopes: vec!["catalog:read".into(), "catalog:reserve".into()],
             },
             CallerEntry {
                 name: "admin".into(),
                 token: "admin-token-0123456789".into(),
-                scopes: vec![Scope::CatalogWrite],
+                scopes: vec!["catalog:write".into()],
             },
         ])
     }
@@ -220,28 +233,23 @@ mod tests {
         let a = auth();
         for scheme in ["bearer", "BEARER", "BeArEr"] {
             let header = format!("{scheme} order-token-0123456789");
-            assert!(
-                a.check(Some(&header), Scope::CatalogRead).is_ok(),
-                "{scheme}"
-            );
+            assert!(a.check(Some(&header), READ).is_ok(), "{scheme}");
         }
-        let ok = a.check(Some("Bearer order-token-0123456789"), Scope::CatalogRead);
+        let ok = a.check(Some("Bearer order-token-0123456789"), READ);
         assert_eq!(ok.unwrap(), CallerName("order-node".into()));
-        let denied = a.check(Some("Bearer order-token-0123456789"), Scope::CatalogWrite);
+        let denied = a.check(Some("Bearer order-token-0123456789"), WRITE);
         assert_eq!(denied.unwrap_err().status().as_u16(), 403);
     }
 
     #[test]
     fn grants_list_every_held_scope() {
         let (_, grants) = auth()
-            .check_grants(Some("Bearer order-token-0123456789"), Scope::CatalogRead)
+            .check_grants(Some("Bearer order-token-0123456789"), READ)
             .unwrap();
-        assert!(grants.holds(Scope::CatalogReserve));
-        assert!(!grants.holds(Scope::OrdersOnBehalf));
-        let (_, all) = Auth::anonymous()
-            .check_grants(None, Scope::CatalogRead)
-            .unwrap();
-        assert!(all.holds(Scope::OrdersOnBehalf));
+        assert!(grants.holds(RESERVE));
+        assert!(!grants.holds(ON_BEHALF));
+        let (_, all) = Auth::anonymous().check_grants(None, READ).unwrap();
+        assert!(all.holds(ON_BEHALF));
     }
 
     #[test]
@@ -253,7 +261,7 @@ mod tests {
             Some("Bearer "),
             Some("Bearer nope"),
         ] {
-            let err = a.check(header, Scope::CatalogRead).unwrap_err();
+            let err = a.check(header, READ).unwrap_err();
             assert_eq!(err.status().as_u16(), 401, "{header:?}");
         }
     }
@@ -261,13 +269,13 @@ mod tests {
     #[test]
     fn flags_must_be_explicit() {
         assert!(matches!(
-            Auth::from_flags(None, false),
+            Auth::from_flags(None, false, &[READ]),
             Err(AuthConfigError::NoCallers)
         ));
         assert!(matches!(
-            Auth::from_flags(Some(Path::new("x")), true),
+            Auth::from_flags(Some(Path::new("x")), true, &[READ]),
             Err(AuthConfigError::Both)
         ));
-        assert!(Auth::from_flags(None, true).is_ok());
+        assert!(Auth::from_flags(None, true, &[READ]).is_ok());
     }
 }

@@ -10,68 +10,68 @@ use thiserror::Error;
 /// Shortest token accepted; shorter secrets are guessable.
 pub const MIN_TOKEN_LEN: usize = 16;
 
-/// A permission a caller may hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-pub enum Scope {
-    /// Read products.
-    #[serde(rename = "catalog:read")]
-    CatalogRead,
-    /// Create, change and delete products.
-    #[serde(rename = "catalog:write")]
-    CatalogWrite,
-    /// Hold and release stock.
-    #[serde(rename = "catalog:reserve")]
-    CatalogReserve,
-    /// Follow the change feed.
-    #[serde(rename = "catalog:feed")]
-    CatalogFeed,
-    /// Operate the catalog: take backups of its store.
-    #[serde(rename = "catalog:admin")]
-    CatalogAdmin,
-    /// Read orders.
-    #[serde(rename = "orders:read")]
-    OrdersRead,
-    /// Place and cancel orders.
-    #[serde(rename = "orders:write")]
-    OrdersWrite,
-    /// Operate order-node: take backups of its store.
-    #[serde(rename = "orders:admin")]
-    OrdersAdmin,
-    /// Act for an end user the caller has authenticated (`X-End-User`): only the edge
-    /// composer holds it.
-    #[serde(rename = "orders:on-behalf")]
-    OrdersOnBehalf,
-    /// Search the product index.
-    #[serde(rename = "search:read")]
-    SearchRead,
-    /// Operate search-node: take backups of its index.
-    #[serde(rename = "search:admin")]
-    SearchAdmin,
-}
+/// A permission a caller may hold, named `namespace:name` (`catalog:read`). Each node
+/// declares the scopes it checks; chassis knows none of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Scope(&'static str);
 
 impl Scope {
+    /// The scope called `name` (`namespace:name`).
+    pub const fn new(name: &'static str) -> Self {
+        Self(name)
+    }
+
     /// The scope as written in callers files.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::CatalogRead => "catalog:read",
-            Scope::CatalogWrite => "catalog:write",
-            Scope::CatalogReserve => "catalog:reserve",
-            Scope::CatalogFeed => "catalog:feed",
-            Scope::CatalogAdmin => "catalog:admin",
-            Scope::OrdersRead => "orders:read",
-            Scope::OrdersWrite => "orders:write",
-            Scope::OrdersAdmin => "orders:admin",
-            Scope::OrdersOnBehalf => "orders:on-behalf",
-            Scope::SearchRead => "search:read",
-            Scope::SearchAdmin => "search:admin",
-        }
+        self.0
+    }
+
+    /// The part before the colon: the node that checks it.
+    pub fn namespace(self) -> &'static str {
+        namespace(self.0)
     }
 }
 
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.0)
     }
+}
+
+fn namespace(scope: &str) -> &str {
+    scope.split_once(':').map_or(scope, |(ns, _)| ns)
+}
+
+/// Whether `scope` has the `namespace:name` shape (lowercase letters, digits, `-`, `_`).
+fn well_formed(scope: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    };
+    scope
+        .split_once(':')
+        .is_some_and(|(ns, name)| part(ns) && part(name))
+}
+
+/// Checks the scopes of `entries` against the scopes a node `declared`: a scope in one of
+/// the node's namespaces that the node does not declare is a mistake (a typo would otherwise
+/// silently grant nothing); scopes of other namespaces belong to other nodes sharing the file.
+pub fn check_declared(entries: &[CallerEntry], declared: &[Scope]) -> Result<(), String> {
+    for entry in entries {
+        for scope in &entry.scopes {
+            let ours = declared.iter().any(|d| d.namespace() == namespace(scope));
+            if ours && !declared.iter().any(|d| d.as_str() == scope) {
+                let known: Vec<&str> = declared.iter().map(|d| d.as_str()).collect();
+                return Err(format!(
+                    "caller {:?} has the unknown scope {scope:?}; this node knows {}",
+                    entry.name,
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One `[[caller]]` entry.
@@ -82,8 +82,8 @@ pub struct CallerEntry {
     pub name: String,
     /// The bearer token it presents.
     pub token: String,
-    /// What it may do.
-    pub scopes: Vec<Scope>,
+    /// What it may do, as written in the file.
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,6 +180,12 @@ fn parse(text: &str) -> Result<Vec<CallerEntry>, ParseError> {
                 caller.name
             )));
         }
+        if let Some(bad) = caller.scopes.iter().find(|s| !well_formed(s)) {
+            return Err(ParseError::Rule(format!(
+                "caller {:?} has the scope {bad:?}, which is not of the form namespace:name",
+                caller.name
+            )));
+        }
     }
     Ok(file.callers)
 }
@@ -212,17 +218,26 @@ mod tests {
             "#,
         );
         assert_eq!(callers.len(), 2);
-        assert_eq!(
-            callers[0].scopes,
-            vec![Scope::CatalogRead, Scope::CatalogReserve]
-        );
+        assert_eq!(callers[0].scopes, ["catalog:read", "catalog:reserve"]);
         assert_eq!(
             callers[1].scopes,
-            vec![Scope::CatalogAdmin, Scope::OrdersAdmin, Scope::SearchAdmin]
+            ["catalog:admin", "orders:admin", "search:admin"]
         );
-        for scope in &callers[1].scopes {
-            assert!(scope.as_str().ends_with(":admin"));
-        }
+    }
+
+    #[test]
+    fn a_node_refuses_unknown_scopes_of_its_own_namespace_only() {
+        const READ: Scope = Scope::new("catalog:read");
+        let callers = parse_ok(
+            "[[caller]]\nname=\"a\"\ntoken=\"0123456789abcdef\"\n\
+             scopes=[\"catalog:read\", \"orders:admin\"]",
+        );
+        assert_eq!(check_declared(&callers, &[READ]), Ok(()));
+        let typo = parse_ok(
+            "[[caller]]\nname=\"a\"\ntoken=\"0123456789abcdef\"\nscopes=[\"catalog:raed\"]",
+        );
+        let refused = check_declared(&typo, &[READ]).unwrap_err();
+        assert!(refused.contains("catalog:raed"), "{refused}");
     }
 
     #[test]
@@ -233,7 +248,7 @@ mod tests {
                       [[caller]]\nname=\"b\"\ntoken=\"0123456789abcdef\"\nscopes=[\"catalog:read\"]";
         assert!(matches!(parse(shared), Err(ParseError::Rule(_))));
         let unknown = "[[caller]]\nname=\"a\"\ntoken=\"0123456789abcdef\"\nscopes=[\"root\"]";
-        assert!(matches!(parse(unknown), Err(ParseError::Toml(_))));
+        assert!(matches!(parse(unknown), Err(ParseError::Rule(_))));
         assert!(matches!(parse(""), Err(ParseError::Rule(_))));
     }
 }

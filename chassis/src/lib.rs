@@ -1,26 +1,24 @@
 //! Cross-cutting server code shared by the nodes.
 //!
-//! Everything a node needs around its own logic lives here once: reading the callers file,
-//! bearer-token auth with scopes, the JSON error shape and the extractors that produce it,
-//! Prometheus metrics, the data directory, logging, serving with graceful shutdown, the route
-//! table each node's router and OpenAPI document are built from, and the backup archive with
-//! the plumbing of backup and restore.
-//! Nothing here knows about any node's data.
+//! Everything a node needs around its own logic on the HTTP side lives here once: reading the
+//! callers file, bearer-token auth with the scopes each node declares, the JSON error shape
+//! and the extractors that produce it, Prometheus metrics, logging, serving with connection
+//! limits and graceful shutdown, the route table each node's router and OpenAPI document are
+//! built from, the node's life (shutdown and background tasks), and the `backup`/`restore`
+//! subcommands. What concerns storage (the record codec, data directories, the backup archive,
+//! staging and restoring) is in the `storage` crate. Nothing here knows about any node's data.
 
-pub mod archive;
 pub mod auth;
 pub mod backup;
 pub mod callers;
-pub mod clock;
-pub mod codec;
+pub mod cli;
 pub mod conn;
-pub mod datadir;
 pub mod error;
 pub mod extract;
 pub mod guard;
+pub mod lifecycle;
 pub mod limits;
 pub mod metrics;
-pub mod progress;
 pub mod routes;
 pub mod secret;
 pub mod server;

@@ -13,6 +13,12 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+/// Sets a gauge to a count, saturating at the gauge's largest value (counts are `u64` or
+/// `usize`, Prometheus gauges here `i64`).
+pub fn set_count(gauge: &prometheus_client::metrics::gauge::Gauge, count: impl TryInto<i64>) {
+    gauge.set(count.try_into().unwrap_or(i64::MAX));
+}
+
 /// The content type of `/metrics`: prometheus-client writes the OpenMetrics text format (it
 /// ends with `# EOF`), which Prometheus negotiates by this name.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -46,8 +52,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Builds the registry; `register` adds the node's own metrics.
-    pub fn new(register: impl FnOnce(&mut Registry)) -> Self {
+    /// Builds the registry with the node's own metrics, which `register` adds and returns.
+    pub fn with<T>(register: impl FnOnce(&mut Registry) -> T) -> (Self, T) {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
@@ -61,12 +67,18 @@ impl Metrics {
             "Time to answer an HTTP request, by method and matched route",
             latency.clone(),
         );
-        register(&mut registry);
-        Self {
+        let own = register(&mut registry);
+        let metrics = Self {
             registry: Arc::new(registry),
             requests,
             latency,
-        }
+        };
+        (metrics, own)
+    }
+
+    /// Builds the registry; `register` adds the node's own metrics.
+    pub fn new(register: impl FnOnce(&mut Registry)) -> Self {
+        Self::with(register).0
     }
 
     /// The metrics in Prometheus text format.

@@ -381,13 +381,13 @@ mod tests {
             .route(
                 Method::GET,
                 "/v1/things/{id}",
-                Scope::CatalogRead,
+                Scope::new("catalog:read"),
                 || async { "" },
             )
             .route(
                 Method::DELETE,
                 "/v1/things/{id}",
-                Scope::CatalogWrite,
+                Scope::new("catalog:write"),
                 || async { "" },
             );
         let mut table = routes.table().clone();

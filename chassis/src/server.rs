@@ -255,15 +255,21 @@ mod tests {
         let auth = Auth::from_entries(vec![CallerEntry {
             name: "reader".into(),
             token: "reader-token-0123456789".into(),
-            scopes: vec![Scope::CatalogRead],
+            scopes: vec!["catalog:read".into()],
         }]);
         Routes::new(&auth)
-            .route(Method::GET, "/v1/things", Scope::CatalogRead, || async {
-                "ok"
-            })
-            .route(Method::POST, "/v1/things", Scope::CatalogWrite, || async {
-                "ok"
-            })
+            .route(
+                Method::GET,
+                "/v1/things",
+                Scope::new("catalog:read"),
+                || async { "ok" },
+            )
+            .route(
+                Method::POST,
+                "/v1/things",
+                Scope::new("catalog:write"),
+                || async { "ok" },
+            )
     }
 
     fn app() -> Router {

@@ -12,7 +12,7 @@ use chassis::auth::{CallerName, Grants};
 use chassis::backup::Slot;
 use chassis::extract::{Json, Path, Query};
 use chassis::routes::ApiInfo;
-use chassis::{ApiError, Auth, Routes, Scope};
+use chassis::{ApiError, Auth, Routes};
 use contracts::audit::{AuditPage, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE};
 use contracts::orders::{
     CreateOrder, DEFAULT_ORDER_PAGE, MAX_ORDER_BATCH, MAX_ORDER_PAGE, Order, OrderBatch, OrderPage,
@@ -38,11 +38,11 @@ fn actor(
 ) -> Result<ActorRecord, ApiError> {
     let end_user = match headers.get(END_USER_HEADER) {
         None => None,
-        Some(_) if !grants.holds(Scope::OrdersOnBehalf) => {
+        Some(_) if !grants.holds(scopes::ON_BEHALF) => {
             return Err(ApiError::forbidden(format!(
                 "caller {:?} lacks the scope {} and may not name an end user",
                 caller.0,
-                Scope::OrdersOnBehalf
+                scopes::ON_BEHALF
             )));
         }
         Some(value) => {
@@ -68,28 +68,40 @@ pub const INFO: ApiInfo = ApiInfo {
     version: env!("CARGO_PKG_VERSION"),
 };
 
+/// The scopes order-node checks; callers files grant them.
+pub mod scopes {
+    use chassis::Scope;
+
+    /// Read orders.
+    pub const READ: Scope = Scope::new("orders:read");
+    /// Place and cancel orders.
+    pub const WRITE: Scope = Scope::new("orders:write");
+    /// Operate the node: backups, the audit trail.
+    pub const ADMIN: Scope = Scope::new("orders:admin");
+    /// Act for an end user the caller has authenticated (`X-End-User`): only the edge
+    /// composer holds it.
+    pub const ON_BEHALF: Scope = Scope::new("orders:on-behalf");
+    /// All of them.
+    pub const ALL: &[Scope] = &[READ, WRITE, ADMIN, ON_BEHALF];
+}
+
 /// The `/v1` routes, each behind the scope it needs: the one table the router and the OpenAPI
 /// document are built from.
 pub fn routes(orders: Arc<Orders>, auth: &Auth) -> Routes {
     let api = Routes::new(auth)
-        .route(Method::GET, "/v1/orders", Scope::OrdersRead, list)
-        .route(Method::POST, "/v1/orders", Scope::OrdersWrite, create)
-        .route(Method::GET, "/v1/orders/{id}", Scope::OrdersRead, get_one)
+        .route(Method::GET, "/v1/orders", scopes::READ, list)
+        .route(Method::POST, "/v1/orders", scopes::WRITE, create)
+        .route(Method::GET, "/v1/orders/{id}", scopes::READ, get_one)
         .route(
             Method::POST,
             "/v1/orders/{id}/cancel",
-            Scope::OrdersWrite,
+            scopes::WRITE,
             cancel,
         )
-        .route(Method::GET, "/v1/admin/audit", Scope::OrdersAdmin, audit)
+        .route(Method::GET, "/v1/admin/audit", scopes::ADMIN, audit)
         .with_state(orders.clone());
     let admin = Routes::new(auth)
-        .route(
-            Method::GET,
-            chassis::backup::ROUTE,
-            Scope::OrdersAdmin,
-            backup,
-        )
+        .route(Method::GET, chassis::backup::ROUTE, scopes::ADMIN, backup)
         .time_limit(chassis::backup::ROUTE, chassis::backup::STAGE_LIMIT)
         .with_state((orders, Slot::default()));
     api.merge(admin)
@@ -145,13 +157,13 @@ impl From<ServiceError> for ApiError {
     }
 }
 
-/// Runs a saga step on a task of its own: a client that hangs up drops the handler, and the
-/// step, already under way at the catalog, must still record the catalog's answer instead of
-/// leaving the order for the recovery loop.
+/// Runs a saga step detached from the request (see [`Orders::detach`]).
 async fn detached<T: Send + 'static>(
+    orders: &Orders,
     step: impl Future<Output = Result<T, ServiceError>> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::spawn(step)
+    orders
+        .detach(step)
         .await
         .map_err(|e| ApiError::internal("running a saga step", &e))?
         .map_err(ApiError::from)
@@ -195,7 +207,11 @@ pub async fn create(
             Some(key.to_owned())
         }
     };
-    let placed = detached(async move { orders.place(request, items, key, actor).await }).await?;
+    let service = orders.clone();
+    let placed = detached(&orders, async move {
+        service.place(request, items, key, actor).await
+    })
+    .await?;
     Ok(match placed {
         Placed::Confirmed(order) => {
             located(StatusCode::CREATED, &order, JsonOut(&order).into_response())
@@ -342,48 +358,10 @@ pub async fn cancel(
 ) -> Result<Response, ApiError> {
     validate::id("id", &id)?;
     let actor = actor(&headers, caller, &grants)?;
-    let cancelled = detached(async move { orders.cancel(&id, actor).await }).await?;
+    let service = orders.clone();
+    let cancelled = detached(&orders, async move { service.cancel(&id, actor).await }).await?;
     Ok(match cancelled {
         Cancel::Done(order) => JsonOut(order).into_response(),
         Cancel::InProgress(order) => (StatusCode::ACCEPTED, JsonOut(order)).into_response(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use prometheus_client::metrics::histogram::Histogram;
-
-    use super::*;
-    use crate::catalog::CatalogClient;
-    use crate::service::SagaConfig;
-    use crate::store::Store;
-    use crate::store::writer::Writer;
-
-    #[tokio::test]
-    async fn every_route_in_the_table_is_routed_and_guarded() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let writer = Writer::start(&store, Histogram::new([1.0]));
-        // Never called: every request of this test stops at the auth guard.
-        let catalog =
-            CatalogClient::new("http://127.0.0.1:9", "unused-token", Duration::from_secs(1))
-                .unwrap();
-        let orders = Arc::new(Orders::new(
-            store,
-            writer,
-            catalog,
-            SagaConfig {
-                pending_timeout: Duration::from_secs(60),
-            },
-        ));
-        let auth = Auth::from_entries(Vec::new());
-        let routes = routes(orders, &auth);
-        assert_eq!(routes.table().entries().len(), 6);
-        assert_eq!(
-            chassis::server::unserved(routes, INFO, BODY_LIMIT).await,
-            Vec::<String>::new()
-        );
-    }
 }

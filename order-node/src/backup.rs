@@ -4,14 +4,14 @@
 //! archived with the number of group commits it includes: a consistent point, taken without
 //! pausing anything (redb readers and the writer do not wait for each other). Restoring
 //! writes that file offline, has redb check it, checks every order decodes and the commit
-//! count matches, and only then moves it into place (see [`chassis::backup::restore`]).
+//! count matches, and only then moves it into place (see [`storage::backup::restore`]).
 
 use std::io::{BufReader, Seek, SeekFrom};
 use std::path::Path;
 
-use chassis::archive::{ArchiveReader, Header, Point};
-use chassis::backup::{Restore, Staged};
-use chassis::clock::now_ms;
+use storage::archive::{ArchiveReader, Header, Point};
+use storage::backup::{Restore, Staged};
+use storage::clock::now_ms;
 
 use crate::store::snapshot::{self, SnapshotError};
 use crate::store::{DB_FILE, Store};
@@ -35,7 +35,7 @@ pub fn stage(store: &Store) -> Result<Staged, SnapshotError> {
         created_ms: now_ms(),
         producer: format!("order-node {}", env!("CARGO_PKG_VERSION")),
     };
-    chassis::backup::stage(store.dir(), header, |out| {
+    storage::backup::stage(store.dir(), header, |out| {
         out.file(DB_FILE, BufReader::new(copy))?;
         Ok(())
     })
@@ -59,7 +59,7 @@ impl Restore for OrdersRestore {
     fn write(
         &self,
         dir: &Path,
-        archive: &mut ArchiveReader<chassis::backup::Source>,
+        archive: &mut ArchiveReader<storage::backup::Source>,
     ) -> Result<(), SnapshotError> {
         let expected = archive.header().point.value;
         let store = snapshot::import(dir, archive)?;

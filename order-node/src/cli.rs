@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use chassis::cli::{ArchiveCommand, ArchiveNames};
 use clap::{Parser, Subcommand};
 
 /// order-node: orders with denormalized product data and a durable stock saga, on redb.
@@ -19,10 +20,6 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Address to listen on (port 0 picks a free port, printed at start).
-    #[arg(long, env = "ORDERS_LISTEN", default_value = "127.0.0.1:7002")]
-    pub listen: SocketAddr,
-
     /// Directory of the node's redb database; created owner-only, used by this node alone.
     #[arg(
         long,
@@ -31,6 +28,18 @@ pub struct Cli {
         global = true
     )]
     pub data_dir: PathBuf,
+
+    /// Serving options.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Options of the server.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port, printed at start).
+    #[arg(long, env = "ORDERS_LISTEN", default_value = "127.0.0.1:7002")]
+    pub listen: SocketAddr,
 
     /// TOML file naming each caller, its bearer token and its scopes.
     #[arg(long, env = "ORDERS_CALLERS")]
@@ -85,52 +94,9 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Fetch a consistent backup of a running order-node's store into a file (needs a token
-    /// with orders:admin). Nothing pauses on the node.
-    Backup(BackupArgs),
-    /// Restore a backup into --data-dir, with the node stopped. The archive is verified
-    /// completely before anything is written; the directory must be empty or absent unless
-    /// --force is given.
-    Restore(RestoreArgs),
-}
-
-/// Options of `backup`.
-#[derive(Debug, clap::Args)]
-pub struct BackupArgs {
-    /// Base URL of the running node.
-    #[arg(
-        long,
-        env = "ORDERS_BACKUP_URL",
-        default_value = "http://127.0.0.1:7002"
-    )]
-    pub url: String,
-
-    /// File holding a bearer token with the orders:admin scope; the token may instead be in
-    /// ORDERS_BACKUP_TOKEN.
-    #[arg(long, env = "ORDERS_BACKUP_TOKEN_FILE")]
-    pub token_file: Option<PathBuf>,
-
-    /// Refused with a message saying where the token goes instead.
-    #[arg(long, hide = true)]
-    pub token: Option<String>,
-
-    /// File to write; it appears only once the whole archive has arrived and been verified.
-    #[arg(long, env = "ORDERS_BACKUP_OUT")]
-    pub out: PathBuf,
-}
-
-/// Options of `restore`.
-#[derive(Debug, clap::Args)]
-pub struct RestoreArgs {
-    /// The backup file to restore.
-    #[arg(long, env = "ORDERS_RESTORE_FROM")]
-    pub from: PathBuf,
-
-    /// Replace a non-empty data directory; its contents are moved aside to
-    /// DIR.replaced-<ms>, never deleted. Deliberately without an environment variable, so
-    /// that it is asked for every time.
-    #[arg(long)]
-    pub force: bool,
+    /// Backups and restores (a backup pauses nothing on the node).
+    #[command(flatten)]
+    Archive(ArchiveCommand),
 }
 
 /// Where order-node's catalog token may come from.
@@ -140,11 +106,15 @@ pub const CATALOG_TOKEN: chassis::secret::SecretSource<'static> = chassis::secre
     env: "ORDERS_CATALOG_TOKEN",
 };
 
-/// Where `backup`'s token may come from.
-pub const BACKUP_TOKEN: chassis::secret::SecretSource<'static> = chassis::secret::SecretSource {
-    what: "the backup token",
-    flag: "--token",
-    env: "ORDERS_BACKUP_TOKEN",
+/// order-node's names for `backup` and `restore`.
+pub const ARCHIVE_NAMES: ArchiveNames = ArchiveNames {
+    url_env: "ORDERS_BACKUP_URL",
+    default_url: "http://127.0.0.1:7002",
+    token_file_env: "ORDERS_BACKUP_TOKEN_FILE",
+    token_env: "ORDERS_BACKUP_TOKEN",
+    out_env: "ORDERS_BACKUP_OUT",
+    from_env: "ORDERS_RESTORE_FROM",
+    admin_scope: "orders:admin",
 };
 
 #[cfg(test)]
@@ -153,6 +123,8 @@ mod tests {
 
     #[test]
     fn the_command_line_is_well_formed() {
-        super::Cli::command().debug_assert();
+        super::ARCHIVE_NAMES
+            .apply(super::Cli::command())
+            .debug_assert();
     }
 }

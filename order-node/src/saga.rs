@@ -30,7 +30,7 @@ pub async fn run(orders: Arc<Orders>, base: Duration, unsettled_gauge: Gauge) {
     loop {
         match orders.unsettled() {
             Ok(ids) => {
-                unsettled_gauge.set(i64::try_from(ids.len()).unwrap_or(i64::MAX));
+                chassis::metrics::set_count(&unsettled_gauge, ids.len());
                 backoff.retain(|id, _| ids.contains(id));
                 for id in ids {
                     let now = Instant::now();

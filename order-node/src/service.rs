@@ -6,11 +6,12 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use chassis::ApiError;
-use chassis::backup::Staged;
-use chassis::clock::now_ms;
+use chassis::lifecycle::Background;
 use contracts::catalog::{Product, ReservationItem};
 use contracts::orders::{CreateOrder, Order, OrderItem};
 use sha2::{Digest, Sha256};
+use storage::backup::Staged;
+use storage::clock::now_ms;
 use thiserror::Error;
 
 use crate::catalog::{CatalogClient, CatalogError, ReleaseReply, ReserveReply};
@@ -108,6 +109,8 @@ pub struct Orders {
     config: SagaConfig,
     // Orders a request is driving right now; the recovery loop leaves them alone.
     in_flight: Mutex<HashSet<String>>,
+    // Where steps that must outlive their request run; shutdown waits for them.
+    steps: Background,
 }
 
 /// An order claimed by one driver; released when dropped.
@@ -184,15 +187,33 @@ fn short_for_reason(reason: &str) -> ApiError {
 }
 
 impl Orders {
-    /// The service over an open store and its writer.
-    pub fn new(store: Store, writer: Writer, catalog: CatalogClient, config: SagaConfig) -> Self {
+    /// The service over an open store and its writer; detached steps run among `steps`.
+    pub fn new(
+        store: Store,
+        writer: Writer,
+        catalog: CatalogClient,
+        config: SagaConfig,
+        steps: Background,
+    ) -> Self {
         Self {
             store,
             writer,
             catalog,
             config,
             in_flight: Mutex::new(HashSet::new()),
+            steps,
         }
+    }
+
+    /// Runs a saga step to its end on a task of its own, whatever becomes of the request that
+    /// started it: a client that hangs up drops its handler, and the step, already under way
+    /// at the catalog, must still record the catalog's answer instead of leaving the order to
+    /// the recovery loop. Shutdown waits for it.
+    pub fn detach<T: Send + 'static>(
+        &self,
+        step: impl Future<Output = T> + Send + 'static,
+    ) -> tokio::task::JoinHandle<T> {
+        self.steps.spawn(step)
     }
 
     /// Claims the order for the caller until the returned guard is dropped; `None` when

@@ -6,16 +6,16 @@
 //! following the catalog from exactly there. Restoring writes the files offline, rebuilds
 //! tantivy's list of managed files, opens the index as the node would, checks every file's
 //! checksum and the cursor, and only then moves it into place (see
-//! [`chassis::backup::restore`]).
+//! [`storage::backup::restore`]).
 
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufReader, Write};
 use std::path::Path;
 
-use chassis::archive::{ArchiveError, ArchiveReader, Entry, Header, Point};
-use chassis::backup::{Restore, Staged};
-use chassis::clock::now_ms;
+use storage::archive::{ArchiveError, ArchiveReader, Entry, Header, Point};
+use storage::backup::{Restore, Staged};
+use storage::clock::now_ms;
 use thiserror::Error;
 
 use crate::index::{IndexError, ProductIndex};
@@ -76,7 +76,7 @@ pub fn stage(index: &ProductIndex) -> Result<Staged, BackupError> {
         created_ms: now_ms(),
         producer: format!("search-node {}", env!("CARGO_PKG_VERSION")),
     };
-    chassis::backup::stage(index.dir(), header, |out| {
+    storage::backup::stage(index.dir(), header, |out| {
         for name in snapshot.files() {
             out.file(&name, BufReader::new(snapshot.open(&name)?))?;
         }
@@ -98,13 +98,13 @@ impl Restore for SearchRestore {
     }
 
     fn in_use(&self, dir: &Path) -> Result<bool, BackupError> {
-        Ok(chassis::backup::locked(&dir.join(WRITER_LOCK))?)
+        Ok(storage::backup::locked(&dir.join(WRITER_LOCK))?)
     }
 
     fn write(
         &self,
         dir: &Path,
-        archive: &mut ArchiveReader<chassis::backup::Source>,
+        archive: &mut ArchiveReader<storage::backup::Source>,
     ) -> Result<(), BackupError> {
         let expected = archive.header().point.value;
         let mut written = BTreeSet::new();
@@ -137,7 +137,7 @@ impl Restore for SearchRestore {
         let managed: Vec<&String> = written.iter().collect();
         let managed =
             serde_json::to_vec(&managed).map_err(|e| BackupError::Io(std::io::Error::other(e)))?;
-        chassis::backup::write_file(dir, MANAGED_FILE, &managed)?;
+        storage::backup::write_file(dir, MANAGED_FILE, &managed)?;
 
         let index = ProductIndex::open(dir)?;
         index.verify()?;
@@ -196,7 +196,7 @@ mod tests {
         std::io::copy(&mut &staged.file, &mut out).unwrap();
         drop(out);
         let target = dir.path().join("restored");
-        chassis::backup::restore(&SearchRestore, &path, &target, false).unwrap();
+        storage::backup::restore(&SearchRestore, &path, &target, false).unwrap();
         let restored = ProductIndex::open(&target).unwrap();
         assert_eq!(restored.committed_seq().unwrap(), Some(6));
         assert_eq!(restored.num_docs(), 99);

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use chassis::cli::{ArchiveCommand, ArchiveNames};
 use clap::{Parser, Subcommand};
 
 /// search-node: a tantivy read model of the catalog, kept up to date from its change feed.
@@ -59,52 +60,10 @@ pub enum Command {
     /// Rebuild the index from a snapshot of the catalog, with a progress bar. Stop the node
     /// first: the index is locked while it runs.
     Reindex,
-    /// Fetch a consistent backup of a running search-node's index into a file (needs a token
-    /// with search:admin). Nothing pauses on the node.
-    Backup(BackupArgs),
-    /// Restore a backup into --data-dir, with the node stopped; it resumes following the
-    /// catalog from the backup's cursor. The archive is verified completely before anything
-    /// is written; the directory must be empty or absent unless --force is given.
-    Restore(RestoreArgs),
-}
-
-/// Options of `backup`.
-#[derive(Debug, clap::Args)]
-pub struct BackupArgs {
-    /// Base URL of the running node.
-    #[arg(
-        long,
-        env = "SEARCH_BACKUP_URL",
-        default_value = "http://127.0.0.1:7003"
-    )]
-    pub url: String,
-
-    /// File holding a bearer token with the search:admin scope; the token may instead be in
-    /// SEARCH_BACKUP_TOKEN.
-    #[arg(long, env = "SEARCH_BACKUP_TOKEN_FILE")]
-    pub token_file: Option<PathBuf>,
-
-    /// Refused with a message saying where the token goes instead.
-    #[arg(long, hide = true)]
-    pub token: Option<String>,
-
-    /// File to write; it appears only once the whole archive has arrived and been verified.
-    #[arg(long, env = "SEARCH_BACKUP_OUT")]
-    pub out: PathBuf,
-}
-
-/// Options of `restore`.
-#[derive(Debug, clap::Args)]
-pub struct RestoreArgs {
-    /// The backup file to restore.
-    #[arg(long, env = "SEARCH_RESTORE_FROM")]
-    pub from: PathBuf,
-
-    /// Replace a non-empty data directory; its contents are moved aside to
-    /// DIR.replaced-<ms>, never deleted. Deliberately without an environment variable, so
-    /// that it is asked for every time.
-    #[arg(long)]
-    pub force: bool,
+    /// Backups and restores (a backup pauses nothing on the node; a restored node resumes
+    /// following the catalog from the backup's cursor).
+    #[command(flatten)]
+    Archive(ArchiveCommand),
 }
 
 /// Options of the server.
@@ -142,11 +101,15 @@ pub const CATALOG_TOKEN: chassis::secret::SecretSource<'static> = chassis::secre
     env: "SEARCH_CATALOG_TOKEN",
 };
 
-/// Where `backup`'s token may come from.
-pub const BACKUP_TOKEN: chassis::secret::SecretSource<'static> = chassis::secret::SecretSource {
-    what: "the backup token",
-    flag: "--token",
-    env: "SEARCH_BACKUP_TOKEN",
+/// search-node's names for `backup` and `restore`.
+pub const ARCHIVE_NAMES: ArchiveNames = ArchiveNames {
+    url_env: "SEARCH_BACKUP_URL",
+    default_url: "http://127.0.0.1:7003",
+    token_file_env: "SEARCH_BACKUP_TOKEN_FILE",
+    token_env: "SEARCH_BACKUP_TOKEN",
+    out_env: "SEARCH_BACKUP_OUT",
+    from_env: "SEARCH_RESTORE_FROM",
+    admin_scope: "search:admin",
 };
 
 #[cfg(test)]
@@ -155,6 +118,8 @@ mod tests {
 
     #[test]
     fn the_command_line_is_well_formed() {
-        super::Cli::command().debug_assert();
+        super::ARCHIVE_NAMES
+            .apply(super::Cli::command())
+            .debug_assert();
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chassis::clock::now_ms;
 use contracts::catalog::{ChangeEvent, MAX_PAGE_LIMIT};
+use storage::clock::now_ms;
 use tokio::sync::watch;
 
 use crate::catalog::{FeedClient, FeedError};

@@ -1,8 +1,19 @@
 //! search-node: a tantivy read model of the catalog, kept up to date from its change feed.
 //!
-//! [`follower`] pulls the catalog's feed into [`index`] (cursor stored in each commit's
-//! payload); [`api`] serves searches from it; [`backup`] copies a commit of it and restores
-//! one. The node writes nothing anywhere else.
+//! # Layout
+//!
+//! Read it outside in. [`node`] is the front door: [`node::run`] opens the index, starts the
+//! follower and the metrics refresh, serves [`node::app`] until shutdown, then drains the
+//! tasks and releases the index writer; `main.rs` only parses the command line and calls it.
+//!
+//! [`api`] holds the HTTP handlers, the only layer that speaks HTTP. [`follower`] pulls the
+//! catalog's feed (through [`catalog`], the catalog's HTTP API as this node uses it) into
+//! [`index`], storing its cursor in each commit's payload, so that a restart resumes exactly
+//! where the last commit left off and a replayed event is harmless. [`backup`] copies a commit
+//! of the index and restores one. The node writes nothing anywhere else: the index is a read
+//! model, and `reindex` rebuilds it from the catalog at any time.
+//!
+//! Beside them: [`cli`] (flags, each with an environment variable) and [`metrics`].
 
 pub mod api;
 pub mod backup;
@@ -11,3 +22,6 @@ pub mod cli;
 pub mod follower;
 pub mod index;
 pub mod metrics;
+pub mod node;
+
+pub use node::{app, run};

@@ -3,10 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chassis::clock::now_ms;
+use chassis::metrics::set_count;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use storage::clock::now_ms;
 
 use crate::follower::FeedState;
 use crate::index::ProductIndex;
@@ -20,10 +21,6 @@ pub struct SearchMetrics {
     age_ms: Gauge,
     documents: Gauge,
     commits: Counter,
-}
-
-fn as_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 impl SearchMetrics {
@@ -67,16 +64,16 @@ impl SearchMetrics {
             tick.tick().await;
             let indexed = state.indexed_seq();
             let head = state.catalog_head().max(indexed);
-            self.indexed_seq.set(as_i64(indexed));
-            self.catalog_head.set(as_i64(head));
-            self.lag.set(as_i64(head - indexed));
+            set_count(&self.indexed_seq, indexed);
+            set_count(&self.catalog_head, head);
+            set_count(&self.lag, head - indexed);
             let last = state.last_applied_ms();
-            self.age_ms.set(if last == 0 {
-                -1
+            if last == 0 {
+                self.age_ms.set(-1);
             } else {
-                as_i64(now_ms().saturating_sub(last))
-            });
-            self.documents.set(as_i64(index.num_docs()));
+                set_count(&self.age_ms, now_ms().saturating_sub(last));
+            }
+            set_count(&self.documents, index.num_docs());
             let commits = state.commits();
             self.commits.inc_by(commits.saturating_sub(seen_commits));
             seen_commits = commits;

@@ -117,7 +117,7 @@ fn prepare_dirs(layout: &Layout) -> anyhow::Result<()> {
         &layout.logs(),
         &layout.own(),
     ] {
-        chassis::datadir::prepare(dir).with_context(|| format!("preparing {}", dir.display()))?;
+        storage::datadir::prepare(dir).with_context(|| format!("preparing {}", dir.display()))?;
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! The one module through which the catalog encodes and decodes stored values: bincode 2
-//! behind a one-byte schema-version tag (see [`chassis::codec`]). Each record type states its
+//! behind a one-byte schema-version tag (see [`storage::codec`]). Each record type states its
 //! layout version where it is defined, in `records.rs` and `migrate.rs`.
 
-pub use chassis::codec::{CodecError, Record, decode, decode_layout, encode, schema_of};
+pub use storage::codec::{CodecError, Record, decode, decode_layout, encode, schema_of};

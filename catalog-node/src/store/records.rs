@@ -1,10 +1,10 @@
 //! The node's stored records, private to it and mapped explicitly to the wire types.
 
 use bincode::{Decode, Encode};
-use chassis::clock::rfc3339;
 use contracts::catalog::{
     EventKind, Product, ProductInput, Reservation, ReservationItem, ReservationStatus,
 };
+use storage::clock::rfc3339;
 
 use super::codec::{CodecError, Record, decode_layout};
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::Path;
 
-use chassis::archive::{ArchiveError, ArchiveReader, ArchiveWriter, Entry};
+use storage::archive::{ArchiveError, ArchiveReader, ArchiveWriter, Entry};
 use thiserror::Error;
 
 use super::{Store, StoreError, open_db};
@@ -108,8 +108,8 @@ pub fn import<R: Read>(dir: &Path, archive: &mut ArchiveReader<R>) -> Result<Sto
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chassis::archive::{Header, Point};
     use contracts::catalog::ProductInput;
+    use storage::archive::{Header, Point};
 
     fn input(name: &str) -> ProductInput {
         ProductInput {

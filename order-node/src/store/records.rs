@@ -1,8 +1,8 @@
 //! order-node's stored records, private to it and mapped explicitly to the wire types.
 
 use bincode::{Decode, Encode};
-use chassis::clock::rfc3339;
 use contracts::orders::{Order, OrderLine, OrderStatus};
+use storage::clock::rfc3339;
 
 use super::codec::{CodecError, Record, decode_layout};
 

@@ -9,12 +9,12 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
 
-use chassis::archive::{ArchiveError, ArchiveReader, Entry};
 use redb::backends::FileBackend;
 use redb::{
     Database, DatabaseError, Key, MultimapTableHandle, ReadOnlyDatabase, ReadTransaction,
     ReadableDatabase, ReadableTable, TableDefinition, TableHandle, Value, WriteTransaction,
 };
+use storage::archive::{ArchiveError, ArchiveReader, Entry};
 use thiserror::Error;
 
 use super::records::OrderRecord;

@@ -223,7 +223,7 @@ fn a_second_open_is_refused_with_a_clear_error() {
 
 #[tokio::test]
 async fn a_copy_holds_every_table_at_one_commit() {
-    use chassis::archive::{ArchiveReader, ArchiveWriter, Header, Point};
+    use storage::archive::{ArchiveReader, ArchiveWriter, Header, Point};
     let (dir, store, writer) = open();
     for i in 0..50 {
         let key = format!("key-{i}");
@@ -318,7 +318,7 @@ fn orders_stored_in_layout_v1_read_as_placed_by_nobody_known() {
         seq: 7,
     };
     let bytes = codec::encode(&v1).unwrap();
-    assert_eq!(chassis::codec::schema_of(&bytes), Some(1));
+    assert_eq!(storage::codec::schema_of(&bytes), Some(1));
     let txn = store.db().begin_write().unwrap();
     txn.open_table(ORDERS)
         .unwrap()
@@ -330,7 +330,7 @@ fn orders_stored_in_layout_v1_read_as_placed_by_nobody_known() {
     assert_eq!(read.placed_by, None);
     // Written back, it is v2.
     assert_eq!(
-        chassis::codec::schema_of(&codec::encode(&read).unwrap()),
+        storage::codec::schema_of(&codec::encode(&read).unwrap()),
         Some(2)
     );
 }

@@ -23,6 +23,7 @@
 mod bodies;
 mod connections;
 mod damage;
+mod drain;
 mod hangups;
 mod instances;
 mod methods;
