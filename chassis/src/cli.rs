@@ -95,7 +95,10 @@ impl ArchiveNames {
             .mut_subcommand("backup", move |backup| {
                 backup
                     .mut_arg("url", |a| {
-                        a.env(names.url_env).default_value(names.default_url)
+                        // The derive made it required, having no default of its own.
+                        a.env(names.url_env)
+                            .default_value(names.default_url)
+                            .required(false)
                     })
                     .mut_arg("token_file", |a| {
                         a.env(names.token_file_env).help(format!(

@@ -55,8 +55,14 @@ pub fn served_table(api: RouteTable) -> RouteTable {
     table
 }
 
+/// What [`crate::routes::check_served`] finds wrong in a node's whole router `app`, whose API
+/// routes are `api`: the one check every node runs on its front door.
+pub async fn unserved_by(app: Router, api: &RouteTable) -> Vec<String> {
+    crate::routes::check_served(app, &served_table(api.clone())).await
+}
+
 /// What [`crate::routes::check_served`] finds wrong when `api` is served as [`finish`] serves
-/// it (always ready, no metrics): the one check every node runs on its route table.
+/// it (always ready, no metrics).
 pub async fn unserved(api: Routes, info: ApiInfo, body_limit: usize) -> Vec<String> {
     let table = served_table(api.table().clone());
     let app = finish(
@@ -189,6 +195,22 @@ pub async fn serve(
     announce(&listener)?;
     let service = hyper_util::service::TowerToHyperService::new(app);
     conn::serve_connections(listener, ConnLimits::from_http(limits), service, shutdown).await;
+    Ok(())
+}
+
+/// A node's last act: serves `app` under `limits` until `shutdown`, then runs `close` (drain
+/// the background tasks, close the store) whether or not serving failed.
+pub async fn serve_then_close(
+    listener: TcpListener,
+    app: Router,
+    limits: &HttpLimits,
+    shutdown: &crate::lifecycle::Shutdown,
+    close: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let served = serve(listener, app, limits, shutdown.clone().cancelled_owned()).await;
+    close.await;
+    served?;
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -218,11 +218,8 @@ pub async fn run(
     };
     let node = Node::open(&config.data_dir, catalog, timings, shutdown.clone())?;
     let router = app(&node, &auth, &args.limits);
-    let served =
-        chassis::server::serve(listener, router, &args.limits, shutdown.cancelled_owned()).await;
-    node.close().await;
-    served?;
-    tracing::info!("stopped");
+    chassis::server::serve_then_close(listener, router, &args.limits, &shutdown, node.close())
+        .await?;
     Ok(())
 }
 
@@ -250,7 +247,6 @@ async fn maintain(orders: Arc<Orders>, metrics: OrderMetrics, key_ttl: Duration)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chassis::server::served_table;
 
     fn open(dir: &Path) -> Node {
         // Never called: every request of these tests stops at the auth guard.
@@ -270,14 +266,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let node = open(dir.path());
         let auth = Auth::from_entries(Vec::new());
-        let table = served_table(api::routes(node.orders(), &auth).table().clone());
-        assert_eq!(
-            table.entries().len(),
-            6 + chassis::server::OPEN_ROUTES.len()
-        );
+        let routes = api::routes(node.orders(), &auth).table().clone();
+        assert_eq!(routes.entries().len(), 6);
         let router = app(&node, &auth, &HttpLimits::default());
         assert_eq!(
-            chassis::routes::check_served(router, &table).await,
+            chassis::server::unserved_by(router, &routes).await,
             Vec::<String>::new()
         );
         node.close().await;

@@ -137,6 +137,12 @@ impl Node {
     /// next start.
     pub async fn close(self) {
         let drained = self.background.drain(DRAIN_LIMIT).await;
+        // A commit cut short by the drain finishes on a blocking thread that still holds the
+        // index; the writer's lock goes with the last holder.
+        let deadline = tokio::time::Instant::now() + DRAIN_LIMIT;
+        while Arc::strong_count(&self.index) > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let released = Arc::strong_count(&self.index) == 1;
         drop(self.index);
         if drained && released {
@@ -197,11 +203,8 @@ pub async fn run(
     };
     let node = Node::open(&config.data_dir, client, policy, shutdown.clone())?;
     let router = app(&node, &auth, &args.limits);
-    let served =
-        chassis::server::serve(listener, router, &args.limits, shutdown.cancelled_owned()).await;
-    node.close().await;
-    served?;
-    tracing::info!("stopped");
+    chassis::server::serve_then_close(listener, router, &args.limits, &shutdown, node.close())
+        .await?;
     Ok(())
 }
 
@@ -228,7 +231,6 @@ pub async fn reindex(data_dir: &Path, catalog: &CatalogSource) -> Result<(), Nod
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chassis::server::served_table;
 
     fn open(dir: &Path) -> Node {
         // Nothing answers there: the follower retries in the background, unseen by the test.
@@ -245,14 +247,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let node = open(dir.path());
         let auth = Auth::from_entries(Vec::new());
-        let table = served_table(api::routes(search(&node), &auth).table().clone());
-        assert_eq!(
-            table.entries().len(),
-            2 + chassis::server::OPEN_ROUTES.len()
-        );
+        let routes = api::routes(search(&node), &auth).table().clone();
+        assert_eq!(routes.entries().len(), 2);
         let router = app(&node, &auth, &HttpLimits::default());
         assert_eq!(
-            chassis::routes::check_served(router, &table).await,
+            chassis::server::unserved_by(router, &routes).await,
             Vec::<String>::new()
         );
         node.close().await;

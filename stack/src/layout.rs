@@ -131,10 +131,11 @@ impl Layout {
 }
 
 /// The component's path when the binaries are in `bin_dir` (`<target>/<profile>`): the
-/// release wasm32-wasip2 build of the same target directory.
+/// release wasm32-wasip2 build that `up` makes in its own target directory inside the same
+/// target directory (see [`crate::toolchain::build`]).
 pub fn component_beside(bin_dir: &Path) -> PathBuf {
     let target = bin_dir.parent().unwrap_or(bin_dir);
-    target.join("wasm32-wasip2/release/edge_composer.wasm")
+    crate::toolchain::component_target_dir(target).join("wasm32-wasip2/release/edge_composer.wasm")
 }
 
 #[cfg(test)]
@@ -155,7 +156,7 @@ mod tests {
         assert_eq!(layout.port(Part::Search), 7003);
         assert_eq!(
             layout.component,
-            PathBuf::from("t/wasm32-wasip2/release/edge_composer.wasm")
+            PathBuf::from("t/component/wasm32-wasip2/release/edge_composer.wasm")
         );
         assert_eq!(
             layout.binary(Part::Composer),

@@ -82,8 +82,8 @@ struct UpArgs {
     #[arg(long, env = "STACK_BIN_DIR")]
     bin_dir: Option<PathBuf>,
 
-    /// The composer component (default: the release wasm32-wasip2 build of the same target
-    /// directory).
+    /// The composer component (default: the release wasm32-wasip2 build `up` makes in
+    /// <target>/component).
     #[arg(long, env = "STACK_COMPONENT")]
     component: Option<PathBuf>,
 
@@ -134,9 +134,6 @@ fn token(args: &TokenArgs) -> anyhow::Result<()> {
 
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     let root = workspace_root();
-    if !args.no_build {
-        toolchain::build(&root)?;
-    }
     let bin_dir = match args.bin_dir {
         Some(dir) => dir,
         None => std::env::current_exe()
@@ -145,6 +142,11 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             .map(Path::to_owned)
             .context("this binary has no directory")?,
     };
+    if !args.no_build {
+        // This binary's target directory: where `cargo run` built it and the nodes go.
+        let target = bin_dir.parent().unwrap_or(&bin_dir);
+        toolchain::build(&root, target)?;
+    }
     let component = args.component.unwrap_or_else(|| component_beside(&bin_dir));
     let data = absolute(&args.common.data_dir)?;
     let layout = Layout {

@@ -1,7 +1,7 @@
 //! Building what the system runs: the node binaries, edge-host and the composer component.
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail};
@@ -9,12 +9,39 @@ use anyhow::{Context, bail};
 /// The target the composer component is built for.
 pub const COMPONENT_TARGET: &str = "wasm32-wasip2";
 
-/// Builds the release binaries and the composer component in the workspace at `root`,
-/// installing the wasm target through rustup if it is missing.
-pub fn build(root: &Path) -> anyhow::Result<()> {
+/// Builds the release binaries into `target` (the target directory this binary was built
+/// in) and the composer component into its own target directory beside them (see
+/// [`crate::layout::component_beside`]), installing the wasm target through rustup if it is
+/// missing.
+///
+/// The two builds run at once: cargo locks a target directory for the whole of a build, and
+/// the nodes' build leaves a core idle for long stretches while one large crate compiles
+/// alone (wasmtime, tantivy); the component's build fills them.
+pub fn build(root: &Path, target: &Path) -> anyhow::Result<()> {
     ensure_target(COMPONENT_TARGET)?;
+    eprintln!(
+        "==> building the composer component ({COMPONENT_TARGET}, release) alongside the nodes"
+    );
+    let component_dir = component_target_dir(target);
+    let component_dir = component_dir.to_string_lossy();
+    let mut component = cargo_command(
+        root,
+        &[
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "edge-composer",
+            "--target",
+            COMPONENT_TARGET,
+            "--target-dir",
+            &component_dir,
+        ],
+    )
+    .spawn()
+    .context("starting the component's build")?;
     eprintln!("==> building the nodes and edge-host (release)");
-    cargo(
+    let nodes = cargo(
         root,
         &[
             "build",
@@ -28,19 +55,20 @@ pub fn build(root: &Path) -> anyhow::Result<()> {
             "-p",
             "edge-host",
         ],
-    )?;
-    eprintln!("==> building the composer component ({COMPONENT_TARGET}, release)");
-    cargo(
-        root,
-        &[
-            "build",
-            "--release",
-            "-p",
-            "edge-composer",
-            "--target",
-            COMPONENT_TARGET,
-        ],
-    )
+    );
+    let component = component
+        .wait()
+        .context("waiting for the component's build")?;
+    nodes?;
+    if !component.success() {
+        bail!("the composer component's build failed ({component})");
+    }
+    Ok(())
+}
+
+/// The target directory the component is built in, inside `target`.
+pub fn component_target_dir(target: &Path) -> PathBuf {
+    target.join("component")
 }
 
 /// Adds `target` through rustup unless it is installed (targets listed in a toolchain file
@@ -70,14 +98,18 @@ fn ensure_target(target: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
+fn cargo_command(root: &Path, args: &[&str]) -> Command {
     // Under `cargo run`, CARGO names the cargo that started us; use the same one.
     let program = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    let status = Command::new(&program)
-        .args(args)
-        .current_dir(root)
+    let mut command = Command::new(program);
+    command.args(args).current_dir(root);
+    command
+}
+
+fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let status = cargo_command(root, args)
         .status()
-        .with_context(|| format!("running {}", program.to_string_lossy()))?;
+        .context("running cargo")?;
     if !status.success() {
         bail!("`cargo {}` failed ({status})", args.join(" "));
     }

@@ -99,8 +99,8 @@ fn preflight(layout: &Layout) -> anyhow::Result<()> {
     }
     if !layout.component.is_file() {
         bail!(
-            "the composer component {} does not exist (build it with `cargo build --release -p \
-             edge-composer --target wasm32-wasip2`, or drop --no-build)",
+            "the composer component {} does not exist (drop --no-build, or name one with \
+             --component)",
             layout.component.display()
         );
     }
