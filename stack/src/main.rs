@@ -78,7 +78,8 @@ struct UpArgs {
     #[arg(long)]
     no_build: bool,
 
-    /// Directory of the node binaries and edge-host (default: beside this binary).
+    /// Directory of the node binaries and edge-host (default: the `local` profile's directory
+    /// of this binary's target directory, where `up` builds them).
     #[arg(long, env = "STACK_BIN_DIR")]
     bin_dir: Option<PathBuf>,
 
@@ -134,18 +135,18 @@ fn token(args: &TokenArgs) -> anyhow::Result<()> {
 
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     let root = workspace_root();
-    let bin_dir = match args.bin_dir {
-        Some(dir) => dir,
-        None => std::env::current_exe()
-            .context("finding this binary")?
-            .parent()
-            .map(Path::to_owned)
-            .context("this binary has no directory")?,
-    };
+    // This binary's target directory (`<target>/<profile>/stack`): the nodes are built there.
+    let target = std::env::current_exe()
+        .context("finding this binary")?
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_owned)
+        .context("this binary is not in a target directory")?;
+    let bin_dir = args
+        .bin_dir
+        .unwrap_or_else(|| target.join(toolchain::PROFILE));
     if !args.no_build {
-        // This binary's target directory: where `cargo run` built it and the nodes go.
-        let target = bin_dir.parent().unwrap_or(&bin_dir);
-        toolchain::build(&root, target)?;
+        toolchain::build(&root, &target)?;
     }
     let component = args.component.unwrap_or_else(|| component_beside(&bin_dir));
     let data = absolute(&args.common.data_dir)?;

@@ -9,8 +9,12 @@ use anyhow::{Context, bail};
 /// The target the composer component is built for.
 pub const COMPONENT_TARGET: &str = "wasm32-wasip2";
 
-/// Builds the release binaries into `target` (the target directory this binary was built
-/// in) and the composer component into its own target directory beside them (see
+/// The cargo profile `up` builds the nodes and edge-host with (see the workspace's
+/// Cargo.toml): quick to build, lightly optimised.
+pub const PROFILE: &str = "local";
+
+/// Builds the binaries in [`PROFILE`] into `target` (the target directory this binary was
+/// built in) and the composer component into its own target directory beside them (see
 /// [`crate::layout::component_beside`]), installing the wasm target through rustup if it is
 /// missing.
 ///
@@ -40,12 +44,13 @@ pub fn build(root: &Path, target: &Path) -> anyhow::Result<()> {
     )
     .spawn()
     .context("starting the component's build")?;
-    eprintln!("==> building the nodes and edge-host (release)");
+    eprintln!("==> building the nodes and edge-host (profile {PROFILE})");
     let nodes = cargo(
         root,
         &[
             "build",
-            "--release",
+            "--profile",
+            PROFILE,
             "-p",
             "catalog-node",
             "-p",
