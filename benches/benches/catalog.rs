@@ -8,12 +8,13 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use benches::{Fixture, Rng, STOCK_PRODUCT, STOCK_UNITS};
+use benches::{Fixture, STOCK_PRODUCT, STOCK_UNITS};
 use criterion::measurement::WallTime;
 use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
 };
 use futures::future::join_all;
+use system_tests::Rng;
 use tokio::runtime::Runtime;
 
 /// Ids per batch read, and single reads compared against it.
@@ -47,7 +48,7 @@ fn catalog_get(c: &mut Criterion, rt: &Runtime, fx: &Fixture) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("random_id", |b| {
         b.iter_custom(|iters| {
-            let picks: Vec<usize> = (0..iters).map(|_| rng.below(paths.len())).collect();
+            let picks: Vec<usize> = (0..iters).map(|_| rng.index(paths.len())).collect();
             rt.block_on(async {
                 let start = Instant::now();
                 for &i in &picks {

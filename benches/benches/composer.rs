@@ -24,7 +24,6 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime};
 
-use benches::Rng;
 use benches::composer::{ComposerBench, CoreInputs, PageLookup};
 use benches::estimates::{median_since, us};
 use benches::wasm::{GuestRunner, build_guest};
@@ -34,6 +33,7 @@ use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group,
     criterion_main,
 };
+use system_tests::Rng;
 use tokio::runtime::Runtime;
 
 /// Order sizes, in lines (distinct products).
@@ -227,11 +227,7 @@ async fn place_view_orders(sys: &ComposerBench) -> Vec<(usize, String)> {
     let mut rng = Rng::new(0xC0_3E05);
     let mut orders = Vec::new();
     for lines in SIZES {
-        let ids: Vec<String> = rng
-            .distinct(sys.ob.fx.ids.len(), lines)
-            .into_iter()
-            .map(|i| sys.ob.fx.ids[i].clone())
-            .collect();
+        let ids = sys.ob.fx.pick_ids(&mut rng, lines);
         let order = sys.place(&format!("bench-view-{lines}"), &ids).await;
         assert_eq!(order.lines.len(), lines);
         sys.check_same_views(&order.id).await;
@@ -248,11 +244,7 @@ async fn place_pages(sys: &ComposerBench) -> Vec<(usize, String)> {
     let mut pages = Vec::new();
     for overlap in OVERLAPS {
         let pool_size = PAGE_ORDERS * PAGE_LINES / overlap;
-        let pool: Vec<String> = rng
-            .distinct(sys.ob.fx.ids.len(), pool_size)
-            .into_iter()
-            .map(|i| sys.ob.fx.ids[i].clone())
-            .collect();
+        let pool = sys.ob.fx.pick_ids(&mut rng, pool_size);
         let step = pool_size / PAGE_ORDERS;
         let customer = format!("bench-page-{overlap}x");
         for k in 0..PAGE_ORDERS {

@@ -15,10 +15,10 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use benches::Rng;
 use benches::system::OrderBench;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures::future::join_all;
+use system_tests::Rng;
 use tokio::runtime::Runtime;
 
 /// Concurrent clients, each placing one order per iteration.
@@ -61,7 +61,7 @@ fn order_create(c: &mut Criterion, rt: &Runtime, ob: &OrderBench) {
                                 .map(|_| {
                                     let n = PLACED.fetch_add(1, Ordering::Relaxed);
                                     let customer = format!("bench-c{}", n % CUSTOMERS);
-                                    let lines = 2 + rng.below(2);
+                                    let lines = 2 + rng.index(2);
                                     ob.order_body(&mut rng, &customer, lines)
                                 })
                                 .collect();

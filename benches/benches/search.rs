@@ -18,10 +18,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use benches::demo_catalog;
 use benches::system::{Percentiles, SearchBench, demo_products, ms};
-use benches::{Rng, demo_catalog};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use serde_json::Value;
+use system_tests::Rng;
 use system_tests::search::search_path;
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
@@ -318,7 +319,7 @@ fn search_lag(c: &mut Criterion, rt: &Runtime, sb: &SearchBench) {
     // product is never renamed again while it is being looked for.
     let mut rng = Rng::new(0x5EA2_0001);
     for i in (1..products.len()).rev() {
-        products.swap(i, rng.below(i + 1));
+        products.swap(i, rng.index(i + 1));
     }
     let ctx = Arc::new(LagCtx {
         http: sb.fx.http.clone(),

@@ -17,13 +17,12 @@ use composer_core::{Lookup, customer_views, order_view, plan_products};
 use contracts::catalog::{BatchGetResponse, MAX_BATCH_IDS, Product};
 use contracts::orders::{Order, OrderLine, OrderPage, OrderStatus};
 use futures::future::join_all;
-use serde_json::{Value, json};
-use system_tests::EdgeHost;
+use serde_json::json;
 use system_tests::composer::composer_wasm;
-use system_tests::identity;
+use system_tests::{EdgeHost, Rng, identity};
 
-use crate::system::{OrderBench, demo_products};
-use crate::{Rng, demo_catalog};
+use crate::demo_catalog;
+use crate::system::{OrderBench, demo_products, order_body};
 
 /// Where the composer's `search_url` points: a closed loopback port. The order-view routes
 /// measured here never call search-node, so it is not started; `/v1/search` answers 503.
@@ -176,27 +175,9 @@ impl ComposerBench {
     /// Places an order of one unit of each of `products` for `customer` at order-node (as
     /// `shop`); panics unless it is confirmed. Returns the order.
     pub async fn place(&self, customer: &str, products: &[String]) -> Order {
-        let items: Vec<Value> = products
-            .iter()
-            .map(|id| json!({ "product_id": id, "qty": 1 }))
-            .collect();
-        let body = json!({ "customer_id": customer, "items": items });
-        let res = self
-            .ob
-            .fx
-            .http
-            .post(format!("{}/v1/orders", self.ob.base))
-            .bearer_auth(&self.ob.shop)
-            .json(&body)
-            .send()
+        self.ob
+            .place(&order_body(customer, products.iter().map(String::as_str)))
             .await
-            .expect("POST /v1/orders");
-        let status = res.status();
-        let text = res.text().await.expect("order body");
-        assert_eq!(status, 201, "POST /v1/orders answered {status}: {text}");
-        let order: Order = serde_json::from_str(&text).expect("order JSON");
-        assert_eq!(order.status, OrderStatus::Confirmed, "{text}");
-        order
     }
 
     /// `GET /v1/orders/{id}` at order-node, parsed.

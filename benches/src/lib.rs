@@ -1,6 +1,7 @@
 //! Shared setup of the criterion benchmarks: starts the real release `catalog-node` on
 //! loopback with the demo catalogue imported, and gives the benches one keep-alive HTTP
-//! client, the callers' tokens, the demo ids and a small deterministic random generator.
+//! client, the callers' tokens and the demo ids; random picks use the tests' seeded
+//! [`system_tests::Rng`].
 //!
 //! Native only: the package also builds for wasm32-wasip2, where only the composer bench's
 //! guest (`src/bin/compose_guest.rs`) is compiled and this library is empty.
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use system_tests::{CatalogNode, binary};
+use system_tests::{CatalogNode, Rng, binary};
 
 /// Id of the product the reservation benchmark reserves from.
 pub const STOCK_PRODUCT: &str = "bench-stock";
@@ -41,44 +42,6 @@ pub fn demo_ids(path: &Path) -> Vec<String> {
                 .to_owned()
         })
         .collect()
-}
-
-/// A tiny deterministic generator (splitmix64): enough to pick ids, no dependency needed.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator started from `seed`.
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n` > 0); the modulo bias is negligible for catalogue sizes.
-    pub fn below(&mut self, n: usize) -> usize {
-        assert!(n > 0, "below(0)");
-        (self.next_u64() % n as u64) as usize
-    }
-
-    /// `k` distinct indices in `0..n` (partial Fisher-Yates), `k` <= `n`.
-    pub fn distinct(&mut self, n: usize, k: usize) -> Vec<usize> {
-        assert!(k <= n, "cannot pick {k} distinct of {n}");
-        let mut all: Vec<usize> = (0..n).collect();
-        for i in 0..k {
-            let j = i + self.below(n - i);
-            all.swap(i, j);
-        }
-        all.truncate(k);
-        all
-    }
 }
 
 /// A running `catalog-node` with the demo catalogue, and what the benches need to call it.
@@ -181,6 +144,14 @@ impl Fixture {
                 chunk.len()
             );
         }
+    }
+
+    /// `n` distinct demo product ids drawn with `rng`.
+    pub fn pick_ids(&self, rng: &mut Rng, n: usize) -> Vec<String> {
+        rng.distinct(self.ids.len(), n)
+            .into_iter()
+            .map(|i| self.ids[i].clone())
+            .collect()
     }
 
     /// The absolute URL of `path` (which starts with `/`).

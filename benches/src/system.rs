@@ -5,12 +5,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::Value;
+use contracts::orders::{Order, OrderStatus};
+use serde_json::{Value, json};
 use system_tests::orders::ORDER_ROLES;
 use system_tests::search::{SEARCH_ROLES, metric_value, search_path};
-use system_tests::{Callers, Node, NodeSpec, binary};
+use system_tests::{Callers, Node, NodeSpec, Rng, binary};
 
-use crate::{Fixture, Rng, demo_catalog};
+use crate::{Fixture, demo_catalog};
 
 /// Stock every demo product gets before the order benchmark: the catalog's maximum.
 pub const ORDER_STOCK: u64 = 1_000_000_000;
@@ -170,7 +171,7 @@ impl OrderBench {
             if picked.len() == lines {
                 break;
             }
-            let i = rng.below(self.fx.ids.len());
+            let i = rng.index(self.fx.ids.len());
             if !picked.contains(&i) {
                 picked.push(i);
             }
@@ -180,15 +181,12 @@ impl OrderBench {
             lines,
             "could not pick {lines} distinct products"
         );
-        let items: Vec<Value> = picked
-            .iter()
-            .map(|&i| serde_json::json!({ "product_id": self.fx.ids[i], "qty": 1 }))
-            .collect();
-        serde_json::json!({ "customer_id": customer, "items": items })
+        order_body(customer, picked.iter().map(|&i| self.fx.ids[i].as_str()))
     }
 
     /// `POST /v1/orders` as `shop`; panics unless the answer is 201 with a confirmed order.
-    pub async fn place(&self, body: &Value) {
+    /// Returns the order.
+    pub async fn place(&self, body: &Value) -> Order {
         let res = self
             .fx
             .http
@@ -201,8 +199,13 @@ impl OrderBench {
         let status = res.status();
         let text = res.text().await.expect("order body");
         assert_eq!(status, 201, "POST /v1/orders answered {status}: {text}");
-        let order: Value = serde_json::from_str(&text).expect("order JSON");
-        assert_eq!(order["status"], "confirmed", "order not confirmed: {text}");
+        let order: Order = serde_json::from_str(&text).expect("order JSON");
+        assert_eq!(
+            order.status,
+            OrderStatus::Confirmed,
+            "order not confirmed: {text}"
+        );
+        order
     }
 
     /// The `details` of order-node's `/readyz` (`{orders, unsettled}`); panics unless 200.
@@ -237,6 +240,15 @@ impl OrderBench {
             writes: value("orders_commit_writes_sum"),
         }
     }
+}
+
+/// A `POST /v1/orders` body: one unit of each of `products` for `customer`.
+pub fn order_body<'a>(customer: &str, products: impl IntoIterator<Item = &'a str>) -> Value {
+    let items: Vec<Value> = products
+        .into_iter()
+        .map(|id| json!({ "product_id": id, "qty": 1 }))
+        .collect();
+    json!({ "customer_id": customer, "items": items })
 }
 
 /// PUTs every demo product back with [`ORDER_STOCK`] units, 16 writes at a time, as admin.

@@ -15,16 +15,16 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::backends::{Backends, Options, composer_vars, wait_indexed};
 use crate::http::Reply;
-use crate::orders::{order_body, try_send};
+use crate::orders::order_body;
 use crate::proxy::{FaultProxy, Route};
 use crate::search::{SEARCH_ROLES, tail};
-use crate::{Callers, CatalogNode, Client, Node, NodeSpec, SearchSystem, binary, identity};
+use crate::{Callers, CatalogNode, Client, Node, NodeSpec, binary, identity};
 
 /// The name of the composer's caller at every node.
 pub const COMPOSER: &str = "edge-composer";
@@ -328,55 +328,35 @@ impl ComposerSystem {
         let catalog = Self::start_catalog(demo).await;
         let dir = tempfile::tempdir().expect("tempdir");
         let catalog_url = catalog.node.base().to_owned();
-
-        let orders_dir = dir.path().join("orders");
-        std::fs::create_dir_all(&orders_dir).expect("orders dir");
-        let order_callers = Callers::write(&orders_dir, COMPOSER_ORDER_ROLES);
-        let orders_callers_path = order_callers.path.to_string_lossy().into_owned();
-        let order_token = catalog.callers.token("order-node");
-        let orders_spec = NodeSpec::new(
-            binary("order-node"),
-            &orders_dir.join("data"),
-            &orders_dir.join("orders.log"),
-            &[
-                "--callers",
-                &orders_callers_path,
-                "--catalog-url",
-                &catalog_url,
-                "--saga-retry-ms",
-                "200",
-            ],
-        )
-        .with_catalog_token(&order_token);
-
-        let search_dir = dir.path().join("search");
-        std::fs::create_dir_all(&search_dir).expect("search dir");
-        let search_callers = Callers::write(&search_dir, &composer_search_roles());
-        let search_token = catalog.callers.token("search-node");
-        let search_spec = SearchSystem::search_spec(
+        let backends = Backends::start(
+            dir.path(),
+            &catalog.callers,
             &catalog_url,
-            &search_token,
-            &search_callers,
-            &search_dir,
-            &[],
-        );
-
-        let (orders, search) = tokio::join!(Node::start(orders_spec), Node::start(search_spec));
+            &Options::quick_sagas(),
+        )
+        .await;
         let catalog_proxy = FaultProxy::start(&catalog_url).await;
-        let orders_proxy = FaultProxy::start(orders.base()).await;
-        let search_proxy = FaultProxy::start(search.base()).await;
-
-        let vars = vec![
-            format!("catalog_url={}", catalog_proxy.base()),
-            format!("catalog_token={}", catalog.callers.token(COMPOSER)),
-            format!("orders_url={}", orders_proxy.base()),
-            format!("orders_token={}", order_callers.token(COMPOSER)),
-            format!("search_url={}", search_proxy.base()),
-            format!("search_token={}", search_callers.token(COMPOSER)),
+        let orders_proxy = FaultProxy::start(backends.orders.base()).await;
+        let search_proxy = FaultProxy::start(backends.search.base()).await;
+        let urls = [
+            catalog_proxy.base(),
+            orders_proxy.base(),
+            search_proxy.base(),
         ];
-        let vars = [vars, identity::vars()].concat();
-        let host =
-            EdgeHost::start(&composer_wasm(), &vars, &dir.path().join("edge-host.log")).await;
+        let host = backends
+            .start_host(
+                &catalog.callers,
+                [&urls[0], &urls[1], &urls[2]],
+                &dir.path().join("edge-host.log"),
+                &[],
+            )
+            .await;
+        let Backends {
+            orders,
+            search,
+            order_callers,
+            search_callers,
+        } = backends;
         let sys = Self {
             host,
             catalog_proxy,
@@ -454,15 +434,19 @@ impl ComposerSystem {
     /// The composer's variables, with `identity_vars` in place of the test issuer's, for
     /// restarting edge-host with another key set.
     pub fn host_vars(&self, identity_vars: Vec<String>) -> Vec<String> {
-        let vars = vec![
-            format!("catalog_url={}", self.catalog_proxy.base()),
-            format!("catalog_token={}", self.catalog.callers.token(COMPOSER)),
-            format!("orders_url={}", self.orders_proxy.base()),
-            format!("orders_token={}", self.order_callers.token(COMPOSER)),
-            format!("search_url={}", self.search_proxy.base()),
-            format!("search_token={}", self.search_callers.token(COMPOSER)),
-        ];
-        [vars, identity_vars].concat()
+        composer_vars(
+            [
+                &self.catalog.callers,
+                &self.order_callers,
+                &self.search_callers,
+            ],
+            [
+                &self.catalog_proxy.base(),
+                &self.orders_proxy.base(),
+                &self.search_proxy.base(),
+            ],
+            identity_vars,
+        )
     }
 
     /// `GET path` at the composer; the answer and how long it took. Panics (with edge-host's
@@ -619,27 +603,7 @@ impl ComposerSystem {
     /// Waits until search-node is ready and has indexed the catalog's current head.
     pub async fn wait_search_caught_up(&self) {
         let head = self.catalog_head().await;
-        let deadline = tokio::time::Instant::now() + SEARCH_WITHIN;
-        loop {
-            let r = try_send(self.search.base(), None, Method::GET, "/readyz", None, &[]).await;
-            if let Ok(r) = &r
-                && r.status == 200
-                && r.body["details"]["indexed_seq"]
-                    .as_u64()
-                    .is_some_and(|s| s >= head)
-            {
-                return;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                panic!(
-                    "search-node not caught up with seq {head} within {SEARCH_WITHIN:?}; last \
-                     /readyz: {:?}\nsearch-node log:\n{}",
-                    r.map(|r| r.text),
-                    tail(&self.search.log(), 4000)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_indexed(&self.search, head, SEARCH_WITHIN).await;
     }
 
     /// The logs of edge-host and the nodes, for failure messages.

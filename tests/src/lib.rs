@@ -2,8 +2,10 @@
 //! temporary data directories, with per-caller tokens, and talks to them over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod backends;
 pub mod backup;
 pub mod callers;
+pub mod crash;
 pub mod http;
 pub mod identity;
 pub mod node;

@@ -14,9 +14,10 @@
 use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
-use benches::Rng;
 use benches::composer::ComposerBench;
-use serde_json::{Value, json};
+use benches::system::order_body;
+use serde_json::Value;
+use system_tests::Rng;
 
 /// Lines of the order whose view is loaded through the composer.
 const VIEW_LINES: usize = 50;
@@ -141,20 +142,11 @@ async fn run_oha(settings: &Settings, target: &Target) -> Result<Measured, Strin
 
 /// The four targets on a started system with its 50-line order `view_id`.
 fn targets(sys: &ComposerBench, rng: &mut Rng, view_id: &str) -> Vec<Target> {
-    let ids = &sys.ob.fx.ids;
-    let pick = |rng: &mut Rng, n: usize| -> Vec<String> {
-        rng.distinct(ids.len(), n)
-            .into_iter()
-            .map(|i| ids[i].clone())
-            .collect()
-    };
-    let product = pick(rng, 1).remove(0);
-    let batch = pick(rng, BATCH_IDS).join(",");
-    let items: Vec<Value> = pick(rng, POST_LINES)
-        .into_iter()
-        .map(|id| json!({ "product_id": id, "qty": 1 }))
-        .collect();
-    let order = json!({ "customer_id": "load-customer", "items": items }).to_string();
+    let fx = &sys.ob.fx;
+    let product = fx.pick_ids(rng, 1).remove(0);
+    let batch = fx.pick_ids(rng, BATCH_IDS).join(",");
+    let lines = fx.pick_ids(rng, POST_LINES);
+    let order = order_body("load-customer", lines.iter().map(String::as_str)).to_string();
     let reader = Some(sys.ob.fx.reader.clone());
     vec![
         Target {
@@ -207,11 +199,7 @@ async fn run(settings: Settings) -> Result<Vec<Measured>, String> {
 
     let sys = ComposerBench::start().await;
     let mut rng = Rng::new(0x10AD_0001);
-    let lines: Vec<String> = rng
-        .distinct(sys.ob.fx.ids.len(), VIEW_LINES)
-        .into_iter()
-        .map(|i| sys.ob.fx.ids[i].clone())
-        .collect();
+    let lines = sys.ob.fx.pick_ids(&mut rng, VIEW_LINES);
     let order = sys.place("load-view", &lines).await;
     sys.check_same_views(&order.id).await;
 

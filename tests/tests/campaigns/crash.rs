@@ -17,8 +17,9 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use system_tests::search::{name_with_token, product_body, tail, token_of};
-use system_tests::{Client, Node, OrderSystem, Rng, SearchSystem};
+use system_tests::crash::{Churn, Kills, Until, churn};
+use system_tests::search::tail;
+use system_tests::{OrderSystem, Rng, SearchSystem};
 use tokio::time::Instant;
 
 use crate::{Profile, SERIAL, pooled, seed, send};
@@ -29,42 +30,6 @@ const RETRY_FOR: Duration = Duration::from_secs(120);
 /// How long order-node may take to settle every saga after the last kill. A pending order
 /// that failed a few times while the catalog was down backs off up to 30 s.
 const SETTLE_WITHIN: Duration = Duration::from_secs(120);
-
-/// Kill timing of a campaign.
-#[derive(Debug, Clone, Copy)]
-struct Kills {
-    /// How many kills.
-    count: usize,
-    /// How long a node runs between its restart and the next kill, in ms (uniform).
-    up_ms: (u64, u64),
-    /// How long a killed node stays down, in ms (uniform).
-    down_ms: (u64, u64),
-}
-
-/// Kills `node` and starts it again on the same port and data directory, trying again when
-/// the start fails (the port may be briefly taken by a client's outgoing connection; that
-/// is the test's problem, not the node's, but a node that cannot open its data after a
-/// crash fails every attempt and is reported with its log). Returns the failed attempts.
-async fn restart(node: &mut Node, what: &str) -> usize {
-    const ATTEMPTS: usize = 20;
-    for attempt in 0..ATTEMPTS {
-        match node.try_restart().await {
-            Ok(()) => return attempt,
-            Err(failure) => {
-                println!(
-                    "[crash] {what} did not start (exit {:?}); trying again. Its log ends:\n{}",
-                    failure.code,
-                    tail(&failure.stderr, 600)
-                );
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
-        }
-    }
-    panic!(
-        "{what} did not start again after {ATTEMPTS} attempts; its log ends:\n{}",
-        tail(&node.log(), 4000)
-    );
-}
 
 /// What a client was told about one order.
 #[derive(Debug, Clone)]
@@ -391,10 +356,7 @@ async fn orders_survive_kill_9_of_either_node_at_random_moments() {
     let started = Instant::now();
     let (mut orders_kills, mut catalog_kills, mut failed_starts) = (0, 0, 0);
     for _ in 0..kills.count {
-        tokio::time::sleep(Duration::from_millis(
-            rng.range(kills.up_ms.0, kills.up_ms.1),
-        ))
-        .await;
+        kills.wait_up(&mut rng).await;
         let (node, what) = if rng.chance(50) {
             orders_kills += 1;
             (&mut sys.node, "order-node")
@@ -402,12 +364,7 @@ async fn orders_survive_kill_9_of_either_node_at_random_moments() {
             catalog_kills += 1;
             (&mut sys.catalog.node, "catalog-node")
         };
-        node.kill9().await;
-        tokio::time::sleep(Duration::from_millis(
-            rng.range(kills.down_ms.0, kills.down_ms.1),
-        ))
-        .await;
-        failed_starts += restart(node, what).await;
+        failed_starts += kills.outage(&mut rng, node, what).await;
     }
     let killing = started.elapsed();
     stop.store(true, Ordering::SeqCst);
@@ -530,84 +487,6 @@ async fn orders_survive_kill_9_of_either_node_at_random_moments() {
     );
 }
 
-/// What the write stream did.
-struct Churned {
-    writes: usize,
-    last_seq: u64,
-    present: BTreeSet<String>,
-    ids: Vec<String>,
-}
-
-/// Writes random changes (create, replace, rename, stock change, delete) to `n_ids` products
-/// straight to the catalog until told to stop.
-async fn churn(
-    admin: Client,
-    n_ids: usize,
-    mut rng: Rng,
-    stop: Arc<AtomicBool>,
-    writes: Arc<AtomicUsize>,
-) -> Churned {
-    let ids: Vec<String> = (0..n_ids).map(|i| format!("churn{i:03}")).collect();
-    let categories = ["toys", "garden", "office"];
-    let mut present = BTreeSet::new();
-    let mut last_seq = 0;
-    let mut op = 0;
-    while !stop.load(Ordering::SeqCst) {
-        op += 1;
-        let id = &ids[rng.index(ids.len())];
-        let path = format!("/v1/products/{id}");
-        let category = categories[rng.index(categories.len())];
-        let name = name_with_token(id, &format!("Gizmo rev{op}"));
-        let reply = if !present.contains(id) {
-            let r = admin
-                .put(&path, &product_body(&name, "churned gizmo", category))
-                .await;
-            assert_eq!(r.status, 201, "{}", r.text);
-            present.insert(id.clone());
-            r
-        } else {
-            match rng.below(10) {
-                0..=3 => {
-                    admin
-                        .put(&path, &product_body(&name, "replaced gizmo", category))
-                        .await
-                }
-                4..=5 => {
-                    admin
-                        .send(
-                            Method::PATCH,
-                            &path,
-                            Some(&json!({"name": name})),
-                            &[("if-match", "*")],
-                        )
-                        .await
-                }
-                6 => {
-                    admin
-                        .patch(&format!("{path}/stock"), &json!({"delta": 1}))
-                        .await
-                }
-                _ => {
-                    let r = admin.delete(&path).await;
-                    assert_eq!(r.status, 204, "{}", r.text);
-                    present.remove(id);
-                    r
-                }
-            }
-        };
-        assert!(reply.status.is_success(), "op {op} on {id}: {}", reply.text);
-        last_seq = last_seq.max(reply.seq());
-        writes.fetch_add(1, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(rng.range(2, 12))).await;
-    }
-    Churned {
-        writes: op,
-        last_seq,
-        present,
-        ids,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn search_index_converges_after_kill_9_at_random_moments() {
     let _serial = SERIAL.lock().await;
@@ -631,9 +510,12 @@ async fn search_index_converges_after_kill_9_at_random_moments() {
     let writes = Arc::new(AtomicUsize::new(0));
     let stream = tokio::spawn(churn(
         sys.admin(),
-        80,
+        Churn {
+            products: 80,
+            until: Until::Stopped(stop.clone()),
+            pause_ms: (2, 12),
+        },
         Rng::derive(seed, 1),
-        stop.clone(),
         writes.clone(),
     ));
 
@@ -641,18 +523,10 @@ async fn search_index_converges_after_kill_9_at_random_moments() {
     let mut failed_starts = 0;
     let mut written_while_down = 0;
     for _ in 0..kills.count {
-        tokio::time::sleep(Duration::from_millis(
-            rng.range(kills.up_ms.0, kills.up_ms.1),
-        ))
-        .await;
-        sys.kill_search().await;
+        kills.wait_up(&mut rng).await;
         let before = writes.load(Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(
-            rng.range(kills.down_ms.0, kills.down_ms.1),
-        ))
-        .await;
+        failed_starts += kills.outage(&mut rng, &mut sys.node, "search-node").await;
         written_while_down += writes.load(Ordering::SeqCst) - before;
-        failed_starts += restart(&mut sys.node, "search-node").await;
     }
     // A little more writing while it catches up from the last restart.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -661,38 +535,9 @@ async fn search_index_converges_after_kill_9_at_random_moments() {
     let killing = started.elapsed();
 
     let caught_up = Instant::now();
-    let details = sys.wait_caught_up(churned.last_seq).await;
+    sys.wait_caught_up(churned.last_seq).await;
     let caught_up = caught_up.elapsed();
-    assert_eq!(details["bootstrapped"], true, "{details}");
-    let products = sys.index_equals_catalog().await;
-    let in_catalog: BTreeSet<String> = products
-        .iter()
-        .map(|p| p["id"].as_str().expect("id").to_owned())
-        .collect();
-    assert_eq!(
-        in_catalog, churned.present,
-        "the stream's model disagrees with the catalog"
-    );
-    for id in churned
-        .ids
-        .iter()
-        .filter(|id| !churned.present.contains(*id))
-    {
-        let r = sys.search(&token_of(id)).await;
-        assert_eq!(
-            r.body["total"], 0,
-            "deleted {id} is still indexed: {}",
-            r.text
-        );
-    }
-    // Every restart resumed from the cursor committed with the index: only the first start
-    // built the index from a catalog snapshot.
-    assert_eq!(
-        sys.log_count("index rebuilt from a catalog snapshot"),
-        1,
-        "search-node rebuilt its index on a restart:\n{}",
-        tail(&sys.node.log(), 4000)
-    );
+    churned.assert_converged(&sys).await;
     println!(
         "[crash/search] profile {}, {} kills in {:.1}s ({failed_starts} restarts needed another \
          try); {} catalog writes ({written_while_down} while search-node was down), last seq \

@@ -45,21 +45,7 @@ impl Profile {
 /// The run's seed: `CAMPAIGN_SEED` if set, else a fresh one. Printed, so that a failing run
 /// can be replayed.
 pub fn seed(campaign: &str) -> u64 {
-    let seed = match std::env::var("CAMPAIGN_SEED") {
-        Ok(s) => s
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("CAMPAIGN_SEED={s:?} is not a number")),
-        Err(_) => {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-                ^ u64::from(std::process::id())
-        }
-    };
-    println!("[{campaign}] seed {seed} (replay with CAMPAIGN_SEED={seed})");
-    seed
+    system_tests::rng::seed_from_env("CAMPAIGN_SEED", campaign, system_tests::rng::fresh_seed)
 }
 
 /// The campaigns run one at a time: run side by side on a 2-core machine they would starve

@@ -19,13 +19,11 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use system_tests::composer::{
-    COMPOSER, COMPOSER_ORDER_ROLES, composer_search_roles, composer_wasm, demo_products,
-};
+use system_tests::backends::{Backends, Options, wait_indexed};
+use system_tests::composer::demo_products;
 use system_tests::search::{search_path, tail};
 use system_tests::{
-    Callers, CatalogNode, Client, ComposerSystem, EdgeHost, Node, NodeSpec, Rng, SearchSystem,
-    binary, identity, proc_status_kib, vm_rss_kib,
+    CatalogNode, Client, ComposerSystem, EdgeHost, Node, Rng, identity, proc_status_kib, vm_rss_kib,
 };
 use tokio::time::Instant;
 
@@ -117,52 +115,23 @@ impl System {
         let catalog = ComposerSystem::start_catalog_with_env(true, env).await;
         let catalog_url = catalog.node.base().to_owned();
         let dir = tempfile::tempdir().expect("tempdir");
-
-        let orders_dir = dir.path().join("orders");
-        std::fs::create_dir_all(&orders_dir).expect("orders dir");
-        let order_callers = Callers::write(&orders_dir, COMPOSER_ORDER_ROLES);
-        let callers_path = order_callers.path.to_string_lossy().into_owned();
-        let order_token = catalog.callers.token("order-node");
-        let orders_spec = NodeSpec::new(
-            binary("order-node"),
-            &orders_dir.join("data"),
-            &orders_dir.join("orders.log"),
-            &["--callers", &callers_path, "--catalog-url", &catalog_url],
-        )
-        .with_catalog_token(&order_token)
-        .with_env(env);
-        let search_dir = dir.path().join("search");
-        std::fs::create_dir_all(&search_dir).expect("search dir");
-        let search_callers = Callers::write(&search_dir, &composer_search_roles());
-        let search_spec = SearchSystem::search_spec(
-            &catalog_url,
-            &catalog.callers.token("search-node"),
-            &search_callers,
-            &search_dir,
-            &[],
-        )
-        .with_env(env);
-        let (orders, search) = tokio::join!(Node::start(orders_spec), Node::start(search_spec));
-        let vars = vec![
-            format!("catalog_url={catalog_url}"),
-            format!("catalog_token={}", catalog.callers.token(COMPOSER)),
-            format!("orders_url={}", orders.base()),
-            format!("orders_token={}", order_callers.token(COMPOSER)),
-            format!("search_url={}", search.base()),
-            format!("search_token={}", search_callers.token(COMPOSER)),
-        ];
-        let vars = [vars, identity::vars()].concat();
-        let host = EdgeHost::start_with_env(
-            &composer_wasm(),
-            &vars,
-            &dir.path().join("edge-host.log"),
-            env,
-        )
-        .await;
+        let options = Options {
+            env: env.to_vec(),
+            ..Options::default()
+        };
+        let backends = Backends::start(dir.path(), &catalog.callers, &catalog_url, &options).await;
+        let host = backends
+            .start_host(
+                &catalog.callers,
+                [&catalog_url, backends.orders.base(), backends.search.base()],
+                &dir.path().join("edge-host.log"),
+                env,
+            )
+            .await;
         Self {
             host,
-            orders,
-            search,
+            orders: backends.orders,
+            search: backends.search,
             catalog,
             _dir: dir,
         }
@@ -174,27 +143,7 @@ impl System {
         let head = reader.get("/v1/products?limit=1").await.body["head_seq"]
             .as_u64()
             .expect("head_seq");
-        let http = pooled(Duration::from_secs(5));
-        let url = format!("{}/readyz", self.search.base());
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let r = send(&http, Method::GET, &url, None, None, &[]).await;
-            if let Ok(r) = &r
-                && r.status == 200
-                && r.body["details"]["indexed_seq"]
-                    .as_u64()
-                    .is_some_and(|s| s >= head)
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "search-node did not catch up with seq {head}: {:?}\n{}",
-                r.map(|r| r.text),
-                tail(&self.search.log(), 3000)
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_indexed(&self.search, head, Duration::from_secs(120)).await;
     }
 
     /// `(name, pid, data directory)` of every process of the system.

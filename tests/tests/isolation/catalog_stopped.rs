@@ -128,7 +128,7 @@ async fn with_the_catalog_killed_orders_and_search_keep_answering() {
     );
 
     // The catalog comes back on the same port and data.
-    Cluster::restart(&mut c.catalog.node).await;
+    system_tests::crash::restart(&mut c.catalog.node, "catalog-node").await;
     let took = c.wait_status(&id3, "cancelled", SETTLE_WITHIN).await;
     println!("the parked cancellation settled {took:?} after the catalog restarted");
     assert_eq!(

@@ -24,15 +24,12 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::Value;
-use system_tests::composer::{
-    COMPOSER, COMPOSER_ORDER_ROLES, ComposerSystem, STAFF, composer_search_roles, composer_wasm,
-};
+use system_tests::backends::{Backends, Options, composer_vars, wait_indexed};
+use system_tests::composer::{ComposerSystem, STAFF, composer_wasm};
 use system_tests::http::Reply;
 use system_tests::orders::order_body;
 use system_tests::search::{search_path, tail};
-use system_tests::{
-    Callers, CatalogNode, Client, EdgeHost, Node, NodeSpec, SearchSystem, binary, identity,
-};
+use system_tests::{Callers, CatalogNode, Client, EdgeHost, Node, identity};
 
 pub use cable::Cable;
 
@@ -202,37 +199,18 @@ impl Cluster {
         nodes_catalog: &str,
     ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let orders_dir = dir.path().join("orders");
-        std::fs::create_dir_all(&orders_dir).expect("orders dir");
-        let order_callers = Callers::write(&orders_dir, COMPOSER_ORDER_ROLES);
-        let orders_callers_path = order_callers.path.to_string_lossy().into_owned();
-        let order_token = catalog.callers.token("order-node");
-        let orders_spec = NodeSpec::new(
-            binary("order-node"),
-            &orders_dir.join("data"),
-            &orders_dir.join("orders.log"),
-            &[
-                "--callers",
-                &orders_callers_path,
-                "--catalog-url",
-                nodes_catalog,
-                "--saga-retry-ms",
-                "200",
-            ],
-        )
-        .with_catalog_token(&order_token);
-        let search_dir = dir.path().join("search");
-        std::fs::create_dir_all(&search_dir).expect("search dir");
-        let search_callers = Callers::write(&search_dir, &composer_search_roles());
-        let search_token = catalog.callers.token("search-node");
-        let search_spec = SearchSystem::search_spec(
+        let Backends {
+            orders,
+            search,
+            order_callers,
+            search_callers,
+        } = Backends::start(
+            dir.path(),
+            &catalog.callers,
             nodes_catalog,
-            &search_token,
-            &search_callers,
-            &search_dir,
-            &[],
-        );
-        let (orders, search) = tokio::join!(Node::start(orders_spec), Node::start(search_spec));
+            &Options::quick_sagas(),
+        )
+        .await;
         let cluster = Self {
             catalog,
             catalog_base,
@@ -251,15 +229,15 @@ impl Cluster {
     /// Starts an edge-host whose composer reaches the catalog, order-node and search-node at
     /// `urls` (in that order), with the cluster's tokens.
     pub async fn start_host(&self, urls: &[String; 3], log: &str) -> EdgeHost {
-        let vars = vec![
-            format!("catalog_url={}", urls[0]),
-            format!("catalog_token={}", self.catalog.callers.token(COMPOSER)),
-            format!("orders_url={}", urls[1]),
-            format!("orders_token={}", self.order_callers.token(COMPOSER)),
-            format!("search_url={}", urls[2]),
-            format!("search_token={}", self.search_callers.token(COMPOSER)),
-        ];
-        let vars = [vars, identity::vars()].concat();
+        let vars = composer_vars(
+            [
+                &self.catalog.callers,
+                &self.order_callers,
+                &self.search_callers,
+            ],
+            [&urls[0], &urls[1], &urls[2]],
+            identity::vars(),
+        );
         EdgeHost::start(&composer_wasm(), &vars, &self.dir.path().join(log)).await
     }
 
@@ -457,43 +435,7 @@ impl Cluster {
 
     /// Waits until search-node is ready and has applied `seq`; returns how long it took.
     pub async fn wait_indexed(&self, seq: u64, within: Duration) -> Duration {
-        let started = tokio::time::Instant::now();
-        loop {
-            let ready = self.search_readyz().await;
-            if let Some((200, d)) = &ready
-                && d["indexed_seq"].as_u64().is_some_and(|s| s >= seq)
-            {
-                return started.elapsed();
-            }
-            assert!(
-                started.elapsed() < within,
-                "search-node did not apply seq {seq} within {within:?}; /readyz: {ready:?}\n\
-                 search-node log:\n{}",
-                tail(&self.search.log(), 3000)
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Starts `node` again on its port and data directory (killed first if running). The
-    /// port may be briefly held by a client's connection after a kill, so a failed start is
-    /// retried for a few seconds.
-    pub async fn restart(node: &mut Node) {
-        node.kill9().await;
-        let spec = node.spec().clone();
-        for attempt in 0.. {
-            match Node::try_start(spec.clone()).await {
-                Ok(again) => {
-                    *node = again;
-                    return;
-                }
-                Err(f) if attempt < 20 => {
-                    let _ = f;
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-                Err(f) => panic!("{} did not restart:\n{}", spec.bin.display(), f.stderr),
-            }
-        }
+        wait_indexed(&self.search, seq, within).await
     }
 
     /// Logs of every process, for failure messages.

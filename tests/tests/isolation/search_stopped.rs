@@ -71,7 +71,7 @@ async fn with_search_node_killed_orders_are_unaffected() {
 
     // A product written meanwhile is searchable once search-node is back.
     let seq = c.put("iso-cup", "Isolation cup isocup", 3).await;
-    Cluster::restart(&mut c.search).await;
+    system_tests::crash::restart(&mut c.search, "search-node").await;
     let took = c.wait_indexed(seq, CATCH_UP_WITHIN).await;
     println!("search-node caught up {took:?} after its restart");
     let t = c
