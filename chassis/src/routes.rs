@@ -308,7 +308,9 @@ pub async fn check_served(app: Router, table: &RouteTable) -> Vec<String> {
         let fine = match entry.scope {
             Some(_) => status == Some(StatusCode::UNAUTHORIZED),
             None => status.is_some_and(|s| {
-                !matches!(s.as_u16(), 401 | 403 | 404 | 405) && !s.is_server_error()
+                // A node that is not ready yet says so on its readiness route.
+                let not_ready = entry.path == "/readyz" && s == StatusCode::SERVICE_UNAVAILABLE;
+                !matches!(s.as_u16(), 401 | 403 | 404 | 405) && (!s.is_server_error() || not_ready)
             }),
         };
         if !fine {
