@@ -253,6 +253,26 @@ impl Trio {
         self.order_id = r.body["id"].as_str().unwrap().to_owned();
         let head = self.catalog_head().await;
         self.wait_search_at(head).await;
+        self.wait_catalog_counted().await;
+    }
+
+    /// Waits until the counts in the catalog's `/readyz` include the seeded products. The
+    /// catalog refreshes them on a 10 s tick, so a tick between two fingerprints would
+    /// otherwise show as a change that no request made.
+    async fn wait_catalog_counted(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = self.catalog.node.client(None).get("/readyz").await;
+            if r.body["details"]["products"].as_u64() == Some(PRODUCTS.len() as u64) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the catalog's counts did not include the seeded products: {}",
+                r.text
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// The catalog's newest durable feed seq.
