@@ -31,6 +31,25 @@ const RETRY_FOR: Duration = Duration::from_secs(120);
 /// that failed a few times while the catalog was down backs off up to 30 s.
 const SETTLE_WITHIN: Duration = Duration::from_secs(120);
 
+/// Kill timing: `counts` kills (CI profile, long profile), each after `up_ms` of running and
+/// followed by `down_ms` down.
+fn kill_timing(
+    profile: Profile,
+    counts: (usize, usize),
+    up_ms: (u64, u64),
+    down_ms: (u64, u64),
+) -> Kills {
+    let count = match profile {
+        Profile::Ci => counts.0,
+        Profile::Long => counts.1,
+    };
+    Kills {
+        count,
+        up_ms,
+        down_ms,
+    }
+}
+
 /// What a client was told about one order.
 #[derive(Debug, Clone)]
 struct Known {
@@ -310,18 +329,7 @@ async fn orders_survive_kill_9_of_either_node_at_random_moments() {
     let profile = Profile::current();
     let seed = seed("crash/orders");
     let clients = 16;
-    let kills = match profile {
-        Profile::Ci => Kills {
-            count: 24,
-            up_ms: (200, 1200),
-            down_ms: (0, 400),
-        },
-        Profile::Long => Kills {
-            count: 240,
-            up_ms: (200, 1200),
-            down_ms: (0, 400),
-        },
-    };
+    let kills = kill_timing(profile, (24, 240), (200, 1200), (0, 400));
     let mut sys = OrderSystem::start().await;
     let mut rng = Rng::derive(seed, 0);
 
@@ -492,18 +500,7 @@ async fn search_index_converges_after_kill_9_at_random_moments() {
     let _serial = SERIAL.lock().await;
     let profile = Profile::current();
     let seed = seed("crash/search");
-    let kills = match profile {
-        Profile::Ci => Kills {
-            count: 24,
-            up_ms: (150, 1200),
-            down_ms: (0, 500),
-        },
-        Profile::Long => Kills {
-            count: 200,
-            up_ms: (150, 1200),
-            down_ms: (0, 500),
-        },
-    };
+    let kills = kill_timing(profile, (24, 200), (150, 1200), (0, 500));
     let mut sys = SearchSystem::start().await;
     let mut rng = Rng::derive(seed, 0);
     let stop = Arc::new(AtomicBool::new(false));

@@ -253,6 +253,20 @@ impl Trio {
         self.order_id = r.body["id"].as_str().unwrap().to_owned();
         let head = self.catalog_head().await;
         self.wait_search_at(head).await;
+        self.wait_catalog_counted().await;
+    }
+
+    /// Waits until the counts in the catalog's `/readyz` include the seeded products. The
+    /// catalog refreshes them on a 10 s tick, so a tick between two fingerprints would
+    /// otherwise show as a change that no request made.
+    async fn wait_catalog_counted(&self) {
+        let seeded = Some(PRODUCTS.len() as u64);
+        wait_readyz(
+            &self.catalog.node,
+            "the catalog counting the seeded products",
+            |_, d| d["products"].as_u64() == seeded,
+        )
+        .await;
     }
 
     /// The catalog's newest durable feed seq.
@@ -265,19 +279,12 @@ impl Trio {
 
     /// Waits until search-node has indexed the catalog's feed up to `seq`.
     pub async fn wait_search_at(&self, seq: u64) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let r = self.search.node.client(None).get("/readyz").await;
-            if r.status == 200 && r.body["details"]["indexed_seq"].as_u64() >= Some(seq) {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "search-node did not reach seq {seq}: {}",
-                r.text
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_readyz(
+            &self.search.node,
+            &format!("search-node reaching seq {seq}"),
+            |status, d| status == 200 && d["indexed_seq"].as_u64() >= Some(seq),
+        )
+        .await;
     }
 
     /// The node `which`.
@@ -331,6 +338,23 @@ impl Trio {
                 tail(&log, 4000)
             );
         }
+    }
+}
+
+/// Polls `node`'s `/readyz` until `done(status, details)`; panics naming `what` after 30 s.
+async fn wait_readyz(node: &Node, what: &str, done: impl Fn(u16, &Value) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = node.client(None).get("/readyz").await;
+        if done(r.status.as_u16(), &r.body["details"]) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within 30 s; last /readyz: {}",
+            r.text
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
