@@ -44,13 +44,13 @@ impl AllowList {
     }
 }
 
-/// wasi:http hooks that refuse requests outside the allow-list and send the rest over the
-/// host's pooled connections.
+/// wasi:http hooks that refuse requests outside the allow-list and send the rest through
+/// the host's client.
 #[derive(Debug, Clone, Default)]
 pub struct Hooks {
     /// Where requests may go.
     pub allow: AllowList,
-    /// The pool they go through, shared by every instance.
+    /// The client they go through, shared by every instance.
     pub upstreams: Upstreams,
 }
 
@@ -81,7 +81,7 @@ impl WasiHttpHooks for Hooks {
         let upstreams = self.upstreams.clone();
         Box::new(async move {
             let response = upstreams.send(request, options).await?;
-            // The pool drives the connection itself: nothing is left for the caller to await.
+            // The client drives the connection itself: nothing is left for the caller to await.
             let io = async { Ok(()) };
             Ok((
                 response,

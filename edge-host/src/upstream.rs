@@ -1,10 +1,11 @@
-//! How the component's upstream calls leave: over keep-alive connections pooled per upstream,
-//! with `TCP_NODELAY`.
+//! How the component's upstream calls leave: through one hyper client with `TCP_NODELAY`,
+//! in plain HTTP, without wasmtime-wasi-http's default sender (and the TLS stack it builds).
 //!
-//! wasmtime-wasi-http's default sender opens a new TCP connection for every outgoing request
-//! and closes it after; a composed view makes two to four upstream calls, so each view paid
-//! for as many connects, slow starts and `TIME_WAIT` sockets. One client per host keeps the
-//! connections across requests and instances.
+//! Connections are not kept between calls. A keep-alive pool would save a connect per call,
+//! but hyper's pool cannot be told to let go of a host's idle connections when that host
+//! hangs, and edge-host must not hold connections to an upstream it has given up on (the
+//! isolation suite checks it). Each call's connection closes with its answer, or when the
+//! component abandons the call.
 //!
 //! Upstreams are spoken to in plain HTTP: they are the nodes, on the host's own network. A
 //! component that needs TLS to its upstreams runs on Spin, which has its own client.
@@ -21,15 +22,7 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 /// a node on the same network that has not accepted in this long is down).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Idle pooled connections are closed after this, well before the nodes' own keep-alive
-/// limit (60 s by default), so that the pool rarely hands out a connection the node is
-/// closing.
-const POOL_IDLE: Duration = Duration::from_secs(20);
-
-/// Idle connections kept per upstream.
-const POOL_MAX_IDLE: usize = 64;
-
-/// The pooled client; cheap to clone (clones share the pool).
+/// The client; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Upstreams {
     client: Client<HttpConnector, WasiBody>,
@@ -42,7 +35,7 @@ impl Default for Upstreams {
 }
 
 impl Upstreams {
-    /// A client with an empty pool.
+    /// A client that keeps no idle connection.
     pub fn new() -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
@@ -50,8 +43,7 @@ impl Upstreams {
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
-            .pool_idle_timeout(POOL_IDLE)
-            .pool_max_idle_per_host(POOL_MAX_IDLE)
+            .pool_max_idle_per_host(0)
             .build(connector);
         Self { client }
     }
@@ -135,7 +127,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sequential_requests_reuse_one_connection() {
+    async fn every_call_has_a_connection_of_its_own() {
         let (addr, accepted) = counting_server().await;
         let upstreams = Upstreams::new();
         for _ in 0..5 {
@@ -146,7 +138,7 @@ mod tests {
             let body = response.into_body().collect().await.unwrap().to_bytes();
             assert_eq!(&body[..], b"ok");
         }
-        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(accepted.load(Ordering::SeqCst), 5);
     }
 
     #[tokio::test]
