@@ -84,8 +84,6 @@ mod tests {
     use contracts::orders::OrderStatus;
 
     use super::*;
-    use crate::store::migrate::answer_of;
-    use crate::store::records::StoredResponseV1;
 
     fn short() -> Vec<ShortItem> {
         vec![ShortItem {
@@ -95,7 +93,8 @@ mod tests {
         }]
     }
 
-    /// The error bodies layout v1 stored for each kind of rejection, as that build made them.
+    /// The error bodies answered (and kept by store layout v1) for each kind of rejection,
+    /// as the builds before the domain outcomes made them.
     fn v1_bodies() -> Vec<(u16, &'static str, Rejection)> {
         vec![
             (
@@ -127,54 +126,6 @@ mod tests {
             let error = ApiError::from(rejection);
             assert_eq!(error.status().as_u16(), status, "{body}");
             assert_eq!(String::from_utf8(error.body_bytes()).unwrap(), body);
-        }
-    }
-
-    #[test]
-    fn a_v1_answer_upgrades_to_the_outcome_that_answers_the_same_bytes() {
-        use crate::service::Answer;
-        use crate::store::records::StoredAnswer;
-        for (status, body, rejection) in v1_bodies() {
-            let v1 = StoredResponseV1 {
-                status,
-                error_body: Some(body.as_bytes().to_vec()),
-            };
-            let upgraded = answer_of(&v1).map(Answer::from);
-            assert_eq!(
-                upgraded,
-                Some(Answer::Rejected(rejection.clone())),
-                "{body}"
-            );
-            let again = ApiError::from(rejection);
-            assert_eq!(again.body_bytes(), body.as_bytes());
-        }
-        let plain = |status| StoredResponseV1 {
-            status,
-            error_body: None,
-        };
-        assert_eq!(answer_of(&plain(201)), Some(StoredAnswer::Confirmed));
-        assert_eq!(answer_of(&plain(202)), Some(StoredAnswer::Pending));
-        // What no v1 build stored is dropped (the order's state answers instead), never a
-        // failure to open the store.
-        assert_eq!(answer_of(&plain(200)), None);
-        for (status, junk) in [
-            (409, &b"not json"[..]),
-            (409, br#"{"error":{"code":"what_is_this","message":"m"}}"#),
-            (
-                409,
-                br#"{"error":{"code":"order_rejected","message":"for no known reason"}}"#,
-            ),
-            // A code with another status than the one stored beside it.
-            (
-                409,
-                br#"{"error":{"code":"unknown_products","message":"m"}}"#,
-            ),
-        ] {
-            let v1 = StoredResponseV1 {
-                status,
-                error_body: Some(junk.to_vec()),
-            };
-            assert_eq!(answer_of(&v1), None, "{}", String::from_utf8_lossy(junk));
         }
     }
 

@@ -440,3 +440,69 @@ fn order_seq(customer: &str, at: u64, seq: u64) -> OrderRecord {
         ..order(customer, at)
     }
 }
+
+#[test]
+fn v1_answers_read_back_into_the_outcomes_they_were_made_from() {
+    use super::migrate::answer_of;
+    use super::records::{ShortItemRecord, StoredRejection, StoredResponseV1};
+    let v1 = |status, body: &[u8]| StoredResponseV1 {
+        status,
+        error_body: Some(body.to_vec()),
+    };
+    let rejected = |r| Some(StoredAnswer::Rejected(r));
+    assert_eq!(
+        answer_of(&v1(
+            409,
+            br#"{"error":{"code":"insufficient_stock","message":"not enough stock for: a","short_items":[{"product_id":"a","requested":5,"available":2}]}}"#
+        )),
+        rejected(StoredRejection::InsufficientStock(vec![ShortItemRecord {
+            product_id: "a".into(),
+            requested: 5,
+            available: 2,
+        }]))
+    );
+    assert_eq!(
+        answer_of(&v1(
+            422,
+            br#"{"error":{"code":"unknown_products","message":"no such products: x, y","missing_ids":["x","y"]}}"#
+        )),
+        rejected(StoredRejection::UnknownProducts(vec!["x".into(), "y".into()]))
+    );
+    assert_eq!(
+        answer_of(&v1(
+            409,
+            br#"{"error":{"code":"order_rejected","message":"the reservation was already released"}}"#
+        )),
+        rejected(StoredRejection::ReservationReleased)
+    );
+    assert_eq!(
+        answer_of(&v1(
+            409,
+            br#"{"error":{"code":"order_rejected","message":"the order was rejected: too late"}}"#
+        )),
+        rejected(StoredRejection::Settled("too late".into()))
+    );
+    let plain = |status| StoredResponseV1 {
+        status,
+        error_body: None,
+    };
+    assert_eq!(answer_of(&plain(201)), Some(StoredAnswer::Confirmed));
+    assert_eq!(answer_of(&plain(202)), Some(StoredAnswer::Pending));
+    // What no v1 build stored is dropped (the order's state answers instead), never a failure
+    // to open the store.
+    assert_eq!(answer_of(&plain(200)), None);
+    for junk in [
+        &b"not json"[..],
+        br#"{"error":{"code":"what_is_this","message":"m"}}"#,
+        br#"{"error":{"code":"order_rejected","message":"for no known reason"}}"#,
+        // A code whose status is not the one stored beside it.
+        br#"{"error":{"code":"unknown_products","message":"m"}}"#,
+    ] {
+        assert_eq!(
+            answer_of(&v1(409, junk)),
+            None,
+            "{}",
+            String::from_utf8_lossy(junk)
+        );
+    }
+}
