@@ -17,6 +17,8 @@ use storage::archive::{ArchiveError, Summary};
 use storage::backup::{Staged, sync_dir, verify};
 use storage::progress;
 
+use contracts::Code;
+
 use crate::error::ApiError;
 
 /// The route every node serves its backup on.
@@ -42,8 +44,8 @@ impl Slot {
     /// Takes the slot, or answers 409 `backup_in_progress` while another backup runs.
     pub fn take(&self) -> Result<OwnedSemaphorePermit, ApiError> {
         self.0.clone().try_acquire_owned().map_err(|_| {
-            ApiError::conflict(
-                "backup_in_progress",
+            ApiError::new(
+                Code::BackupInProgress,
                 "another backup of this node is running; retry when it has finished",
             )
         })

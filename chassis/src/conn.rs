@@ -11,11 +11,12 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use contracts::{Code, ErrorBody, ErrorDetail};
 use hyper::body::{Body, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::Service;
@@ -51,10 +52,28 @@ impl ConnLimits {
     }
 }
 
-/// What a connection over the cap is told before it is closed.
-const OVER_CAP: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\n\
-content-type: application/json\r\nconnection: close\r\ncontent-length: 84\r\n\r\n\
-{\"error\":{\"code\":\"overloaded\",\"message\":\"too many open connections; retry shortly\"}}";
+/// What a connection over the cap is told before it is closed: a whole HTTP response written
+/// by hand, since no HTTP connection is set up for it. Built once, from the same code and
+/// body type as every other `overloaded` answer.
+static OVER_CAP: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let code = Code::Overloaded;
+    let body = serde_json::to_vec(&ErrorBody {
+        error: ErrorDetail::new(code, "too many open connections; retry shortly"),
+    })
+    .unwrap_or_default();
+    let status = crate::error::status_of(code);
+    let mut response = format!(
+        "HTTP/1.1 {} {}\r\nretry-after: {}\r\ncontent-type: application/json\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n",
+        status.as_str(),
+        status.canonical_reason().unwrap_or_default(),
+        crate::guard::RETRY_AFTER_SECS,
+        body.len()
+    )
+    .into_bytes();
+    response.extend_from_slice(&body);
+    response
+});
 
 /// Serves HTTP/1.1 on `listener` with `service` until `shutdown` resolves, then stops
 /// accepting, lets in-flight requests finish (up to `drain_timeout`) and returns.
@@ -165,7 +184,7 @@ const ACCEPT_PAUSE_MAX: Duration = Duration::from_secs(1);
 /// buffer or a reset just means it is closed without the explanation.
 fn refuse_over_cap(stream: TcpStream, peer: SocketAddr) {
     tracing::debug!(%peer, "connection over the cap refused");
-    if let Err(e) = stream.try_write(OVER_CAP) {
+    if let Err(e) = stream.try_write(&OVER_CAP) {
         tracing::debug!(%peer, error = %e, "could not tell a refused connection why");
     }
 }
@@ -406,7 +425,14 @@ mod tests {
 
     #[test]
     fn the_refusal_is_well_formed() {
-        let text = std::str::from_utf8(OVER_CAP).unwrap();
+        // Byte for byte what this answer has always been.
+        assert_eq!(
+            OVER_CAP.as_slice(),
+            b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\n\
+content-type: application/json\r\nconnection: close\r\ncontent-length: 84\r\n\r\n\
+{\"error\":{\"code\":\"overloaded\",\"message\":\"too many open connections; retry shortly\"}}"
+        );
+        let text = std::str::from_utf8(&OVER_CAP).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert!(head.contains(&format!("content-length: {}", body.len())));
         let _: serde_json::Value = serde_json::from_str(body).unwrap();

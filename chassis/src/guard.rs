@@ -10,6 +10,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use contracts::Code;
 use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
@@ -20,7 +21,7 @@ pub const RETRY_AFTER_SECS: u32 = 1;
 
 /// 503 `overloaded` with `Retry-After`: what a request over a limit of the server gets.
 pub fn overloaded(message: &str) -> Response {
-    let mut response = ApiError::unavailable("overloaded", message).into_response();
+    let mut response = ApiError::new(Code::Overloaded, message).into_response();
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
@@ -51,8 +52,7 @@ pub async fn declared_length(State(limit): State<usize>, request: Request, next:
     {
         return closing(
             ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                Code::PayloadTooLarge,
                 format!("the body is {length} bytes; at most {limit} are accepted"),
             )
             .into_response(),
@@ -109,8 +109,8 @@ pub async fn time_limit(
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => closing(
-            ApiError::unavailable(
-                "request_timeout",
+            ApiError::new(
+                Code::RequestTimeout,
                 format!(
                     "the request was not answered within {} ms",
                     limit.as_millis()

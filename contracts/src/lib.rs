@@ -12,5 +12,5 @@ pub mod orders;
 pub mod search;
 pub mod validate;
 
-pub use error::{ErrorBody, ErrorDetail, ShortItem};
+pub use error::{Code, ErrorBody, ErrorDetail, ShortItem};
 pub use validate::ValidationError;

@@ -13,7 +13,7 @@ use composer_core::{Lookup, customer_views, order_view, plan_products, search_vi
 use contracts::catalog::{BatchGetRequest, BatchGetResponse, MAX_BATCH_IDS};
 use contracts::orders::{Order, OrderPage};
 use contracts::search::SearchResponse;
-use contracts::{ErrorBody, ErrorDetail};
+use contracts::{Code, ErrorBody, ErrorDetail};
 use futures::future::{Either, join_all, select};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -131,7 +131,7 @@ async fn call<T: DeserializeOwned>(name: &str, request: Request) -> Upstream<T> 
             Ok(value) => Upstream::Ok(value),
             Err(e) => Upstream::Failed(format!("{name} answered unreadable JSON: {e}")),
         },
-        404 => Upstream::NotFound,
+        404 if crate::routes::names_a_missing_record(response.body()) => Upstream::NotFound,
         status => Upstream::Failed(format!("{name} answered {status}")),
     }
 }
@@ -153,17 +153,12 @@ fn json<T: Serialize>(status: u16, body: &T, timing: &Timing) -> Response {
         .build()
 }
 
-fn error(status: u16, code: &str, message: impl Into<String>, timing: &Timing) -> Response {
+/// An error answer with `code`'s status.
+fn error(code: Code, message: impl Into<String>, timing: &Timing) -> Response {
     let body = ErrorBody {
-        error: ErrorDetail {
-            code: code.to_owned(),
-            message: message.into(),
-            field: None,
-            missing_ids: Vec::new(),
-            short_items: Vec::new(),
-        },
+        error: ErrorDetail::new(code, message),
     };
-    json(status, &body, timing)
+    json(code.status(), &body, timing)
 }
 
 /// Fetches every product the response needs: one hop, batches sent concurrently.
@@ -217,13 +212,12 @@ async fn order_view_route(up: &Upstreams, user: &Verified, order_id: &str) -> Re
         Upstream::Ok(order) if access::may_read(user, &order.customer_id) => order,
         Upstream::Ok(_) | Upstream::NotFound => {
             return error(
-                404,
-                "order_not_found",
+                Code::OrderNotFound,
                 format!("no order {order_id:?}"),
                 &timing,
             );
         }
-        Upstream::Failed(e) => return error(503, "orders_unavailable", e, &timing),
+        Upstream::Failed(e) => return error(Code::OrdersUnavailable, e, &timing),
     };
     let lookup = lookup_products(
         up,
@@ -244,8 +238,7 @@ async fn customer_views_route(
     let mut timing = Timing::default();
     if !access::may_read(user, customer_id) {
         return error(
-            404,
-            "customer_not_found",
+            Code::CustomerNotFound,
             format!("no customer {customer_id:?}"),
             &timing,
         );
@@ -266,7 +259,7 @@ async fn customer_views_route(
             orders: Vec::new(),
             next_cursor: None,
         },
-        Upstream::Failed(e) => return error(503, "orders_unavailable", e, &timing),
+        Upstream::Failed(e) => return error(Code::OrdersUnavailable, e, &timing),
     };
     let ids = page
         .orders
@@ -292,7 +285,7 @@ async fn search_route(up: &Upstreams, query: &str) -> Response {
     timing.hop("search", ms_since(start), 1);
     let response = match response {
         Ok(r) => r,
-        Err(e) => return error(503, "search_unavailable", e, &timing),
+        Err(e) => return error(Code::SearchUnavailable, e, &timing),
     };
     let status = *response.status();
     if status == 400 {
@@ -308,8 +301,7 @@ async fn search_route(up: &Upstreams, query: &str) -> Response {
         (200, Ok(hits)) => hits,
         _ => {
             return error(
-                503,
-                "search_unavailable",
+                Code::SearchUnavailable,
                 format!("search answered {status}"),
                 &timing,
             );
@@ -329,17 +321,11 @@ async fn create_order_route(up: &Upstreams, user: &Verified, req: &Request) -> R
     let body = match access::order_body(user, req.body()) {
         Ok(body) => body,
         Err(PlaceRefusal::NotAnObject) => {
-            return error(
-                400,
-                "invalid_json",
-                "the body must be a JSON object",
-                &timing,
-            );
+            return error(Code::InvalidJson, "the body must be a JSON object", &timing);
         }
         Err(PlaceRefusal::ForSomeoneElse) => {
             return error(
-                403,
-                "forbidden",
+                Code::Forbidden,
                 "an order can only be placed for the customer the token names",
                 &timing,
             );
@@ -395,25 +381,21 @@ async fn forward(request: Request, mut timing: Timing) -> Response {
             }
             out.body(upstream.body().to_vec()).build()
         }
-        Err(e) => error(503, "orders_unavailable", e, &timing),
+        Err(e) => error(Code::OrdersUnavailable, e, &timing),
     }
 }
 
 /// A 401 with the RFC 6750 challenge: without an error code when no token was sent.
 fn unauthorized(invalid: bool, message: impl Into<String>, timing: &Timing) -> Response {
     let body = ErrorBody {
-        error: ErrorDetail {
-            code: if invalid {
-                "invalid_token"
+        error: ErrorDetail::new(
+            if invalid {
+                Code::InvalidToken
             } else {
-                "unauthorized"
-            }
-            .to_owned(),
-            message: message.into(),
-            field: None,
-            missing_ids: Vec::new(),
-            short_items: Vec::new(),
-        },
+                Code::Unauthorized
+            },
+            message,
+        ),
     };
     let challenge = if invalid {
         "Bearer error=\"invalid_token\""
@@ -421,7 +403,7 @@ fn unauthorized(invalid: bool, message: impl Into<String>, timing: &Timing) -> R
         "Bearer"
     };
     Response::builder()
-        .status(401)
+        .status(body.error.code.status())
         .header("content-type", "application/json")
         .header("www-authenticate", challenge)
         .header("server-timing", timing.header())
@@ -436,7 +418,7 @@ fn authenticate(req: &Request, timing: &Timing) -> Result<Verified, Response> {
         return Err(unauthorized(false, "a bearer token is required", timing));
     };
     let verifier = settings::verifier(config)
-        .map_err(|e| error(500, "misconfigured", e.to_string(), timing))?;
+        .map_err(|e| error(Code::Misconfigured, e.to_string(), timing))?;
     let now = i64::try_from(wall_clock::now().seconds).unwrap_or(i64::MAX);
     verifier
         .verify(token, now)
@@ -454,18 +436,17 @@ async fn handle(req: Request) -> anyhow::Result<Response> {
     let route = match route(method, req.path(), req.query()) {
         Ok(r) => r,
         Err(RouteError::NotFound) => {
-            return Ok(error(404, "route_not_found", "no such route", &timing));
+            return Ok(error(Code::RouteNotFound, "no such route", &timing));
         }
         Err(RouteError::MethodNotAllowed) => {
             return Ok(error(
-                405,
-                "method_not_allowed",
+                Code::MethodNotAllowed,
                 "this route does not accept that method",
                 &timing,
             ));
         }
         Err(RouteError::Invalid(e)) => {
-            return Ok(error(400, "invalid_input", e.to_string(), &timing));
+            return Ok(error(Code::InvalidInput, e.to_string(), &timing));
         }
     };
     if route == Route::Health {
@@ -473,7 +454,7 @@ async fn handle(req: Request) -> anyhow::Result<Response> {
     }
     let up = match Upstreams::load(config) {
         Ok(up) => up,
-        Err(e) => return Ok(error(500, "misconfigured", e.to_string(), &timing)),
+        Err(e) => return Ok(error(Code::Misconfigured, e.to_string(), &timing)),
     };
     if let Route::Search { query } = &route {
         return Ok(search_route(&up, query).await);

@@ -2,6 +2,7 @@
 
 use contracts::orders::{DEFAULT_ORDER_PAGE, MAX_ORDER_PAGE};
 use contracts::validate::{self, ValidationError};
+use contracts::{Code, ErrorBody};
 
 /// What a request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,9 +158,43 @@ pub fn edge_location(upstream: &str) -> Option<String> {
         .map(|id| format!("/v1/order-views/{id}"))
 }
 
+/// Whether an upstream's 404 says that the record asked for does not exist, read from the
+/// code of its body. Any other 404 (`route_not_found` from an upstream URL pointing at the
+/// wrong place, a body that is no error of ours) is a failure of the upstream, not an answer.
+pub fn names_a_missing_record(error_body: &[u8]) -> bool {
+    serde_json::from_slice::<ErrorBody>(error_body).is_ok_and(|body| {
+        matches!(
+            body.error.code,
+            Code::OrderNotFound
+                | Code::ProductNotFound
+                | Code::ReservationNotFound
+                | Code::CustomerNotFound
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_missing_record_is_not_found() {
+        assert!(names_a_missing_record(
+            br#"{"error": {"code": "order_not_found", "message": "no order \"x\""}}"#
+        ));
+        for other in [
+            &br#"{"error": {"code": "route_not_found", "message": "no such route"}}"#[..],
+            br#"{"error": {"code": "added_later", "message": "?"}}"#,
+            b"<html>Not Found</html>",
+            b"",
+        ] {
+            assert!(
+                !names_a_missing_record(other),
+                "{}",
+                String::from_utf8_lossy(other)
+            );
+        }
+    }
 
     #[test]
     fn order_nodes_location_becomes_the_edge_view() {

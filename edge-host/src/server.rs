@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
+use contracts::{Code, ErrorBody, ErrorDetail};
 use http::{HeaderValue, StatusCode, header};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
@@ -273,44 +274,42 @@ impl Refusal {
     }
 
     fn into_response(self) -> hyper::Response<HyperOutgoingBody> {
-        let (status, code, message) = match self {
+        let (code, message) = match self {
             Self::Overloaded => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "overloaded",
+                Code::Overloaded,
                 "the edge is running as many requests as it may; retry shortly".to_owned(),
             ),
             Self::TooLarge(limit) => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                Code::PayloadTooLarge,
                 format!("the body is larger than the {limit} bytes accepted"),
             ),
             Self::BadBody(e) => (
-                StatusCode::BAD_REQUEST,
-                "invalid_body",
+                Code::InvalidBody,
                 format!("the request body could not be read: {e}"),
             ),
             Self::Deadline => (
-                StatusCode::GATEWAY_TIMEOUT,
-                "deadline_exceeded",
+                Code::DeadlineExceeded,
                 "the request did not finish within the edge's deadline".to_owned(),
             ),
             Self::Memory => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "memory_limit",
+                Code::MemoryLimit,
                 "the request needed more memory than an instance may have".to_owned(),
             ),
             Self::Host(e) => {
                 tracing::error!(error = %e, "the component failed before answering");
                 (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "composer_failed",
+                    Code::ComposerFailed,
                     "the composer failed before answering".to_owned(),
                 )
             }
         };
-        let body = serde_json::json!({ "error": { "code": code, "message": message } });
+        let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        let body = serde_json::to_vec(&ErrorBody {
+            error: ErrorDetail::new(code, message),
+        })
+        .unwrap_or_default();
         let mut response = hyper::Response::new(
-            Full::new(Bytes::from(body.to_string()))
+            Full::new(Bytes::from(body))
                 .map_err(wasmtime_wasi_http::Error::from)
                 .boxed_unsync(),
         );
@@ -349,4 +348,39 @@ pub async fn serve(
     .await;
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_host_refuses_with_the_codes_and_statuses_it_always_had() {
+        let cases = [
+            (Refusal::Overloaded, 503, "overloaded"),
+            (Refusal::TooLarge(8), 413, "payload_too_large"),
+            (Refusal::BadBody("cut".into()), 400, "invalid_body"),
+            (Refusal::Deadline, 504, "deadline_exceeded"),
+            (Refusal::Memory, 503, "memory_limit"),
+            (Refusal::Host("trap".into()), 503, "composer_failed"),
+        ];
+        for (refusal, status, code) in cases {
+            let response = refusal.into_response();
+            assert_eq!(response.status().as_u16(), status, "{code}");
+            assert_eq!(response.headers()[header::CONNECTION], "close");
+            assert_eq!(
+                response.headers().contains_key(header::RETRY_AFTER),
+                status == 503,
+                "{code}"
+            );
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(body["error"]["code"], code);
+            assert_eq!(
+                body.as_object().unwrap().len() + body["error"].as_object().unwrap().len(),
+                3,
+                "{body}"
+            );
+        }
+    }
 }

@@ -1,10 +1,11 @@
 //! order-node's HTTP API under `/v1`: handlers parse and validate, call the service, and map
-//! the result.
+//! the result ([`errors`] turns the service's outcomes into statuses and codes).
+
+mod errors;
 
 use std::sync::Arc;
 
 use axum::Json as JsonOut;
-use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,12 +19,10 @@ use contracts::orders::{
     CreateOrder, DEFAULT_ORDER_PAGE, MAX_ORDER_BATCH, MAX_ORDER_PAGE, Order, OrderBatch, OrderPage,
     validate_idempotency_key,
 };
-use contracts::validate;
+use contracts::{Code, validate};
 use serde::Deserialize;
 
-use crate::catalog::CatalogError;
-use crate::service::{Cancel, Orders, Placed, ServiceError};
-use crate::store::records::ActorRecord;
+use crate::service::{Actor, Answer, Cancel, Orders, Placed, Rejection, ServiceError};
 
 /// The header naming the end user a caller acts for; trusted only from callers holding
 /// `orders:on-behalf`, refused (403) from any other.
@@ -31,11 +30,7 @@ pub const END_USER_HEADER: &str = "x-end-user";
 
 /// Who is making a write: the authenticated caller and, when it holds `orders:on-behalf` and
 /// says so, the end user it acts for.
-fn actor(
-    headers: &HeaderMap,
-    caller: CallerName,
-    grants: &Grants,
-) -> Result<ActorRecord, ApiError> {
+fn actor(headers: &HeaderMap, caller: CallerName, grants: &Grants) -> Result<Actor, ApiError> {
     let end_user = match headers.get(END_USER_HEADER) {
         None => None,
         Some(_) if !grants.holds(scopes::ON_BEHALF) => {
@@ -47,13 +42,13 @@ fn actor(
         }
         Some(value) => {
             let user = value.to_str().map_err(|_| {
-                ApiError::bad_request("invalid_input", "X-End-User must be visible ASCII")
+                ApiError::new(Code::InvalidInput, "X-End-User must be visible ASCII")
             })?;
             validate::id("X-End-User", user)?;
             Some(user.to_owned())
         }
     };
-    Ok(ActorRecord {
+    Ok(Actor {
         caller: caller.0,
         end_user,
     })
@@ -107,56 +102,6 @@ pub fn routes(orders: Arc<Orders>, auth: &Auth) -> Routes {
     api.merge(admin)
 }
 
-impl From<ServiceError> for ApiError {
-    fn from(e: ServiceError) -> Self {
-        match e {
-            ServiceError::UnknownProducts(ids) => ApiError::unknown_ids(
-                "unknown_products",
-                format!("no such products: {}", ids.join(", ")),
-                ids,
-            ),
-            ServiceError::MixedCurrencies(which) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "mixed_currencies",
-                format!("an order is priced in one currency; these products use {which}"),
-            ),
-            ServiceError::TotalTooLarge => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "total_too_large",
-                "the order total does not fit in the money type",
-            ),
-            ServiceError::KeyReused => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "this Idempotency-Key was already used with a different request body",
-            ),
-            ServiceError::Catalog(CatalogError::Unavailable(why)) => ApiError::unavailable(
-                "catalog_unavailable",
-                format!("the catalog cannot be reached, nothing was stored: {why}"),
-            ),
-            ServiceError::Catalog(e @ CatalogError::Unexpected { .. }) => ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "catalog_error",
-                format!("the catalog answered unexpectedly, nothing was stored: {e}"),
-            ),
-            ServiceError::NotFound(id) => {
-                ApiError::not_found("order_not_found", format!("no order {id:?}"))
-            }
-            ServiceError::NotCancellable(status) => ApiError::conflict(
-                "order_not_cancellable",
-                format!("the order is {status:?} and cannot be cancelled"),
-            ),
-            ServiceError::Store(e) => {
-                ApiError::unavailable("storage_unavailable", format!("storage failed: {e}"))
-            }
-            ServiceError::Backup(e) => {
-                ApiError::unavailable("backup_failed", format!("the backup failed: {e}"))
-            }
-            ServiceError::Task(e) => ApiError::internal("running a store task", &e),
-        }
-    }
-}
-
 /// Runs a saga step detached from the request (see [`Orders::detach`]).
 async fn detached<T: Send + 'static>(
     orders: &Orders,
@@ -201,7 +146,7 @@ pub async fn create(
         None => None,
         Some(value) => {
             let key = value.to_str().map_err(|_| {
-                ApiError::bad_request("invalid_input", "Idempotency-Key must be visible ASCII")
+                ApiError::new(Code::InvalidInput, "Idempotency-Key must be visible ASCII")
             })?;
             validate_idempotency_key(key)?;
             Some(key.to_owned())
@@ -221,27 +166,26 @@ pub async fn create(
             &order,
             JsonOut(&order).into_response(),
         ),
-        Placed::Rejected { order, error } => {
-            let status = error.status();
-            located(status, &order, error.into_response())
-        }
-        Placed::Replayed {
-            status,
-            order,
-            error_body,
-        } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            let body = match error_body {
-                Some(bytes) => (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    Body::from(bytes),
-                )
-                    .into_response(),
-                None => JsonOut(&order).into_response(),
-            };
-            located(status, &order, body)
-        }
+        Placed::Rejected { order, rejection } => rejected(&order, rejection),
+        Placed::Replayed { order, answer } => match answer {
+            Answer::Confirmed => {
+                located(StatusCode::CREATED, &order, JsonOut(&order).into_response())
+            }
+            Answer::Pending => located(
+                StatusCode::ACCEPTED,
+                &order,
+                JsonOut(&order).into_response(),
+            ),
+            // Rebuilt from the same outcome as the first answer: the same bytes.
+            Answer::Rejected(rejection) => rejected(&order, rejection),
+        },
     })
+}
+
+/// The error answering a rejected order, with the order's `Location`.
+fn rejected(order: &Order, rejection: Rejection) -> Response {
+    let error = ApiError::from(rejection);
+    located(error.status(), order, error.into_response())
 }
 
 /// `GET /v1/orders/{id}`.
@@ -253,7 +197,7 @@ pub async fn get_one(
     orders
         .order(&id)?
         .map(JsonOut)
-        .ok_or_else(|| ApiError::not_found("order_not_found", format!("no order {id:?}")))
+        .ok_or_else(|| errors::order_not_found(&id))
 }
 
 /// Query of `GET /v1/orders`: `customer_id` (with `limit`, `cursor`) or `ids`.
@@ -279,7 +223,7 @@ pub async fn list(
             let before = match q.cursor.as_deref() {
                 None => None,
                 Some(c) => Some(c.parse::<u64>().map_err(|_| {
-                    ApiError::bad_request("invalid_input", "cursor is not one this node gave out")
+                    ApiError::new(Code::InvalidInput, "cursor is not one this node gave out")
                 })?),
             };
             let (page, next) = orders.customer_orders(&customer, before, limit)?;
@@ -291,15 +235,15 @@ pub async fn list(
         }
         (None, Some(ids)) => {
             if q.limit.is_some() || q.cursor.is_some() {
-                return Err(ApiError::bad_request(
-                    "invalid_query",
+                return Err(ApiError::new(
+                    Code::InvalidQuery,
                     "ids cannot be combined with limit or cursor",
                 ));
             }
             let ids: Vec<String> = ids.split(',').map(str::to_owned).collect();
             if ids.len() > MAX_ORDER_BATCH {
-                return Err(ApiError::bad_request(
-                    "batch_too_large",
+                return Err(ApiError::new(
+                    Code::BatchTooLarge,
                     format!("at most {MAX_ORDER_BATCH} ids per batch, got {}", ids.len()),
                 ));
             }
@@ -313,8 +257,8 @@ pub async fn list(
             })
             .into_response())
         }
-        _ => Err(ApiError::bad_request(
-            "invalid_query",
+        _ => Err(ApiError::new(
+            Code::InvalidQuery,
             "give either customer_id (with limit and cursor) or ids",
         )),
     }

@@ -7,7 +7,7 @@ use contracts::catalog::{
     BatchGetRequest, BatchGetResponse, Reservation, ReservationItem, ReservationRequest,
     ReservationStatus,
 };
-use contracts::{ErrorBody, ShortItem};
+use contracts::{Code, ErrorBody, ShortItem};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -157,9 +157,13 @@ impl CatalogClient {
             }
             StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY => {
                 let error: ErrorBody = body.json(status)?;
-                match error.error.code.as_str() {
-                    "insufficient_stock" => Ok(ReserveReply::Insufficient(error.error.short_items)),
-                    "unknown_products" => Ok(ReserveReply::Unknown(error.error.missing_ids)),
+                match error.error.code {
+                    Code::InsufficientStock => {
+                        Ok(ReserveReply::Insufficient(error.error.short_items))
+                    }
+                    Code::UnknownProducts => Ok(ReserveReply::Unknown(error.error.missing_ids)),
+                    // A refusal this client does not act on (a reservation id reused with
+                    // other items, a code added later): not a reply the saga can settle on.
                     _ => Err(body.unexpected(status)),
                 }
             }
@@ -175,13 +179,18 @@ impl CatalogClient {
         let (status, body) = self.send("release", request).await?;
         match status {
             StatusCode::OK => Ok(ReleaseReply::Released),
-            StatusCode::NOT_FOUND => Ok(ReleaseReply::NotFound),
+            // Only the catalog's word that it never held stock for the order lets the cancel
+            // finish; any other 404 (a wrong --catalog-url, say) must not pass for it.
+            StatusCode::NOT_FOUND if body.code() == Some(Code::ReservationNotFound) => {
+                Ok(ReleaseReply::NotFound)
+            }
             _ => Err(body.unexpected(status)),
         }
     }
 }
 
 mod bytes_body {
+    use contracts::{Code, ErrorBody};
     use reqwest::StatusCode;
     use serde::de::DeserializeOwned;
 
@@ -193,6 +202,13 @@ mod bytes_body {
     impl Body {
         pub fn json<T: DeserializeOwned>(&self, status: StatusCode) -> Result<T, CatalogError> {
             serde_json::from_slice(&self.0).map_err(|_| self.unexpected(status))
+        }
+
+        /// The code of an error body; `None` when the body is not one.
+        pub fn code(&self) -> Option<Code> {
+            serde_json::from_slice::<ErrorBody>(&self.0)
+                .ok()
+                .map(|b| b.error.code)
         }
 
         pub fn unexpected(&self, status: StatusCode) -> CatalogError {

@@ -5,10 +5,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use chassis::ApiError;
 use chassis::lifecycle::Background;
+use contracts::ShortItem;
 use contracts::catalog::{Product, ReservationItem};
-use contracts::orders::{CreateOrder, Order, OrderItem};
+use contracts::orders::{CreateOrder, Order, OrderItem, OrderStatus};
 use sha2::{Digest, Sha256};
 use storage::backup::Staged;
 use storage::clock::now_ms;
@@ -16,7 +16,8 @@ use thiserror::Error;
 
 use crate::catalog::{CatalogClient, CatalogError, ReleaseReply, ReserveReply};
 use crate::store::records::{
-    ActorRecord, IdempotencyRecord, LineRecord, OrderRecord, StoredResponse, StoredStatus,
+    ActorRecord, IdempotencyRecord, LineRecord, OrderRecord, ShortItemRecord, StoredAnswer,
+    StoredRejection, StoredStatus,
 };
 use crate::store::snapshot::SnapshotError;
 use crate::store::writer::Writer;
@@ -46,7 +47,7 @@ pub enum ServiceError {
     NotFound(String),
     /// The order cannot be cancelled in its status.
     #[error("order is {0:?} and cannot be cancelled")]
-    NotCancellable(StoredStatus),
+    NotCancellable(OrderStatus),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -58,29 +59,152 @@ pub enum ServiceError {
     Task(#[from] tokio::task::JoinError),
 }
 
+/// Who is making a write: the calling service and, when it acts for one, the end user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The caller's name in the callers file.
+    pub caller: String,
+    /// The end user the caller vouches for.
+    pub end_user: Option<String>,
+}
+
+impl From<Actor> for ActorRecord {
+    fn from(a: Actor) -> Self {
+        Self {
+            caller: a.caller,
+            end_user: a.end_user,
+        }
+    }
+}
+
+/// Why an order was rejected. Nothing is held for a rejected order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// The stock cannot cover these items.
+    InsufficientStock(Vec<ShortItem>),
+    /// These products disappeared since the order was priced.
+    UnknownProducts(Vec<String>),
+    /// The order's reservation had been released before it could hold: the order was given
+    /// up meanwhile.
+    ReservationReleased,
+    /// Rejected before this answer was given (by the recovery loop, say), for the reason
+    /// recorded on the order.
+    Settled(String),
+}
+
+impl Rejection {
+    /// The reason recorded on the order (its `status_reason`).
+    pub fn reason(&self) -> String {
+        match self {
+            Self::InsufficientStock(short) => format!(
+                "insufficient stock: {}",
+                short
+                    .iter()
+                    .map(|s| s.product_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Self::UnknownProducts(ids) => {
+                format!("products no longer exist: {}", ids.join(", "))
+            }
+            Self::ReservationReleased => "the reservation was already released".into(),
+            Self::Settled(reason) => reason.clone(),
+        }
+    }
+}
+
+/// The first answer to a placement, which a retry with its `Idempotency-Key` gets again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// The stock was held.
+    Confirmed,
+    /// The catalog did not answer; the order settles on its own.
+    Pending,
+    /// The order was rejected.
+    Rejected(Rejection),
+}
+
+impl From<&Rejection> for StoredRejection {
+    fn from(r: &Rejection) -> Self {
+        match r {
+            Rejection::InsufficientStock(short) => Self::InsufficientStock(
+                short
+                    .iter()
+                    .map(|s| ShortItemRecord {
+                        product_id: s.product_id.clone(),
+                        requested: s.requested,
+                        available: s.available,
+                    })
+                    .collect(),
+            ),
+            Rejection::UnknownProducts(ids) => Self::UnknownProducts(ids.clone()),
+            Rejection::ReservationReleased => Self::ReservationReleased,
+            Rejection::Settled(reason) => Self::Settled(reason.clone()),
+        }
+    }
+}
+
+impl From<StoredRejection> for Rejection {
+    fn from(r: StoredRejection) -> Self {
+        match r {
+            StoredRejection::InsufficientStock(short) => Self::InsufficientStock(
+                short
+                    .into_iter()
+                    .map(|s| ShortItem {
+                        product_id: s.product_id,
+                        requested: s.requested,
+                        available: s.available,
+                    })
+                    .collect(),
+            ),
+            StoredRejection::UnknownProducts(ids) => Self::UnknownProducts(ids),
+            StoredRejection::ReservationReleased => Self::ReservationReleased,
+            StoredRejection::Settled(reason) => Self::Settled(reason),
+        }
+    }
+}
+
+impl From<&Answer> for StoredAnswer {
+    fn from(a: &Answer) -> Self {
+        match a {
+            Answer::Confirmed => Self::Confirmed,
+            Answer::Pending => Self::Pending,
+            Answer::Rejected(r) => Self::Rejected(r.into()),
+        }
+    }
+}
+
+impl From<StoredAnswer> for Answer {
+    fn from(a: StoredAnswer) -> Self {
+        match a {
+            StoredAnswer::Confirmed => Self::Confirmed,
+            StoredAnswer::Pending => Self::Pending,
+            StoredAnswer::Rejected(r) => Self::Rejected(r.into()),
+        }
+    }
+}
+
 /// The outcome of placing an order (the order exists in each case).
 #[derive(Debug, Clone)]
 pub enum Placed {
-    /// Stock held: 201.
+    /// Stock held.
     Confirmed(Order),
-    /// The catalog did not answer the reservation; the order settles later: 202.
+    /// The catalog did not answer the reservation; the order settles later.
     Pending(Order),
     /// The catalog refused; nothing is held.
     Rejected {
         /// The rejected order.
         order: Order,
-        /// The error answered (409 or 422).
-        error: ApiError,
+        /// Why.
+        rejection: Rejection,
     },
-    /// A retry with a known Idempotency-Key: the first response's status, with the order's
-    /// current state (or the first error body).
+    /// A retry with a known `Idempotency-Key`: the first answer again, with the order's
+    /// current state.
     Replayed {
-        /// The first response's status.
-        status: u16,
         /// The order.
         order: Order,
-        /// The first response's body, when it was an error.
-        error_body: Option<Vec<u8>>,
+        /// The first answer.
+        answer: Answer,
     },
 }
 
@@ -130,7 +254,7 @@ impl Drop for Claim<'_> {
 
 /// The stored form of an `Idempotency-Key`: prefixed with who used it, lengths first so that
 /// no choice of names makes two actors' keys meet.
-fn scoped_key(actor: &ActorRecord, key: &str) -> String {
+pub fn scoped_key(actor: &Actor, key: &str) -> String {
     let end_user = actor.end_user.as_deref().unwrap_or_default();
     format!(
         "{}:{}{}:{}{key}",
@@ -145,45 +269,21 @@ fn new_order_id() -> String {
     format!("ord-{}", uuid::Uuid::now_v7().simple())
 }
 
-fn fingerprint(request: &CreateOrder) -> [u8; 32] {
+/// What identifies a request body behind an `Idempotency-Key`: the SHA-256 of its canonical
+/// JSON.
+pub fn fingerprint(request: &CreateOrder) -> [u8; 32] {
     let canonical = serde_json::to_vec(request).unwrap_or_default();
     Sha256::digest(&canonical).into()
 }
 
-/// The error answered for a refused reservation; also what an idempotent retry replays.
-fn refusal(reply: &ReserveReply) -> (String, ApiError) {
+/// The rejection a reservation reply means; `None` when it holds.
+fn refusal(reply: &ReserveReply) -> Option<Rejection> {
     match reply {
-        ReserveReply::Insufficient(short) => (
-            format!(
-                "insufficient stock: {}",
-                short
-                    .iter()
-                    .map(|s| s.product_id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            ApiError::insufficient_stock(short.clone()),
-        ),
-        ReserveReply::Unknown(ids) => (
-            format!("products no longer exist: {}", ids.join(", ")),
-            ApiError::unknown_ids(
-                "unknown_products",
-                format!("no such products: {}", ids.join(", ")),
-                ids.clone(),
-            ),
-        ),
-        ReserveReply::Held | ReserveReply::Released => (
-            "the reservation was already released".into(),
-            ApiError::conflict("order_rejected", "the reservation was already released"),
-        ),
+        ReserveReply::Held => None,
+        ReserveReply::Insufficient(short) => Some(Rejection::InsufficientStock(short.clone())),
+        ReserveReply::Unknown(ids) => Some(Rejection::UnknownProducts(ids.clone())),
+        ReserveReply::Released => Some(Rejection::ReservationReleased),
     }
-}
-
-fn short_for_reason(reason: &str) -> ApiError {
-    ApiError::conflict(
-        "order_rejected",
-        format!("the order was rejected: {reason}"),
-    )
 }
 
 impl Orders {
@@ -240,14 +340,14 @@ impl Orders {
         from: StoredStatus,
         to: StoredStatus,
         reason: Option<String>,
-        response: Option<(String, StoredResponse)>,
+        answer: Option<(String, StoredAnswer)>,
     ) -> Result<OrderRecord, ServiceError> {
         let id = id.to_owned();
         let outcome = self
             .writer
             .write(move |txn| {
-                let response = response.as_ref().map(|(k, r)| (k.as_str(), r.clone()));
-                writes::transition(txn, &id, &[from], to, reason, now_ms(), response)
+                let answer = answer.as_ref().map(|(k, a)| (k.as_str(), a.clone()));
+                writes::transition(txn, &id, &[from], to, reason, now_ms(), answer)
             })
             .await?;
         Ok(match outcome {
@@ -317,7 +417,7 @@ impl Orders {
         request: CreateOrder,
         items: Vec<OrderItem>,
         key: Option<String>,
-        actor: ActorRecord,
+        actor: Actor,
     ) -> Result<Placed, ServiceError> {
         let key = key.map(|k| scoped_key(&actor, &k));
         let print = fingerprint(&request);
@@ -333,7 +433,7 @@ impl Orders {
         }
         let now = now_ms();
         let mut record = price(&request.customer_id, &items, &batch.products, now)?;
-        record.placed_by = Some(actor);
+        record.placed_by = Some(actor.into());
         let id = new_order_id();
         let _claim = self.claim(&id);
         self.record_and_reserve(&id, record, key, print).await
@@ -370,22 +470,20 @@ impl Orders {
             .store
             .order(&record.order_id)?
             .ok_or_else(|| ServiceError::NotFound(record.order_id.clone()))?;
-        let (status, error_body) = match record.response {
-            Some(response) => (response.status, response.error_body),
+        let answer = match record.answer {
+            Some(answer) => answer.into(),
             // The first request ended before its answer was recorded: answer from the state.
             None => match order.status {
-                StoredStatus::Pending => (202, None),
+                StoredStatus::Pending => Answer::Pending,
                 StoredStatus::Rejected => {
-                    let reason = order.reason.clone().unwrap_or_default();
-                    (409, Some(short_for_reason(&reason).body_bytes()))
+                    Answer::Rejected(Rejection::Settled(order.reason.clone().unwrap_or_default()))
                 }
-                _ => (201, None),
+                _ => Answer::Confirmed,
             },
         };
         Ok(Placed::Replayed {
-            status,
             order: order.to_wire(&record.order_id),
-            error_body,
+            answer,
         })
     }
 
@@ -409,33 +507,21 @@ impl Orders {
             Err(e) => {
                 tracing::warn!(order = id, error = %e, "reservation not confirmed; the order stays pending");
                 if let Some(key) = key {
-                    let key2 = key.clone();
                     self.writer
-                        .write(move |txn| {
-                            writes::record_response(
-                                txn,
-                                &key2,
-                                StoredResponse {
-                                    status: 202,
-                                    error_body: None,
-                                },
-                            )
-                        })
+                        .write(move |txn| writes::record_answer(txn, &key, StoredAnswer::Pending))
                         .await?;
                 }
                 return Ok(Placed::Pending(record.to_wire(id)));
             }
         };
-        let (to, reason, error) = match &reply {
-            ReserveReply::Held => (StoredStatus::Confirmed, None, None),
-            refused => {
-                let (reason, error) = refusal(refused);
-                (StoredStatus::Rejected, Some(reason), Some(error))
-            }
-        };
-        let response = StoredResponse {
-            status: error.as_ref().map_or(201, |e| e.status().as_u16()),
-            error_body: error.as_ref().map(ApiError::body_bytes),
+        let rejection = refusal(&reply);
+        let (to, reason, answer) = match &rejection {
+            None => (StoredStatus::Confirmed, None, Answer::Confirmed),
+            Some(r) => (
+                StoredStatus::Rejected,
+                Some(r.reason()),
+                Answer::Rejected(r.clone()),
+            ),
         };
         let order = self
             .transition(
@@ -443,16 +529,17 @@ impl Orders {
                 StoredStatus::Pending,
                 to,
                 reason,
-                key.map(|k| (k, response)),
+                key.map(|k| (k, StoredAnswer::from(&answer))),
             )
             .await?;
-        Ok(match (order.status, error) {
-            (StoredStatus::Rejected, Some(error)) => Placed::Rejected {
+        Ok(match (order.status, rejection) {
+            (StoredStatus::Rejected, Some(rejection)) => Placed::Rejected {
                 order: order.to_wire(id),
-                error,
+                rejection,
             },
+            // Given up meanwhile (the order was no longer pending): its own reason stands.
             (StoredStatus::Rejected, None) => Placed::Rejected {
-                error: short_for_reason(order.reason.as_deref().unwrap_or_default()),
+                rejection: Rejection::Settled(order.reason.clone().unwrap_or_default()),
                 order: order.to_wire(id),
             },
             (StoredStatus::Pending, _) => Placed::Pending(order.to_wire(id)),
@@ -462,7 +549,7 @@ impl Orders {
 
     /// Cancels a confirmed order for `actor`, releasing its stock. An end user may cancel
     /// only its own orders; anyone else's answers as a missing order.
-    pub async fn cancel(&self, id: &str, actor: ActorRecord) -> Result<Cancel, ServiceError> {
+    pub async fn cancel(&self, id: &str, actor: Actor) -> Result<Cancel, ServiceError> {
         let order = self
             .store
             .order(id)?
@@ -471,7 +558,7 @@ impl Orders {
         match order.status {
             StoredStatus::Cancelled => return Ok(Cancel::Done(order.to_wire(id))),
             StoredStatus::Pending | StoredStatus::Rejected => {
-                return Err(ServiceError::NotCancellable(order.status));
+                return Err(ServiceError::NotCancellable(order.status.into()));
             }
             StoredStatus::Confirmed | StoredStatus::Cancelling => {}
         }
@@ -479,7 +566,7 @@ impl Orders {
             let id = id.to_owned();
             let outcome = self
                 .writer
-                .write(move |txn| writes::request_cancel(txn, &id, actor, now_ms()))
+                .write(move |txn| writes::request_cancel(txn, &id, actor.into(), now_ms()))
                 .await?;
             match outcome {
                 TransitionOutcome::Moved(r) | TransitionOutcome::Unchanged(r) => r,
@@ -488,7 +575,7 @@ impl Orders {
         match current.status {
             StoredStatus::Cancelling => {}
             StoredStatus::Cancelled => return Ok(Cancel::Done(current.to_wire(id))),
-            other => return Err(ServiceError::NotCancellable(other)),
+            other => return Err(ServiceError::NotCancellable(other.into())),
         }
         let _claim = self.claim(id);
         self.release_step(id).await
@@ -655,7 +742,7 @@ mod tests {
 
     #[test]
     fn idempotency_keys_are_scoped_to_caller_and_end_user() {
-        let actor = |caller: &str, user: Option<&str>| ActorRecord {
+        let actor = |caller: &str, user: Option<&str>| Actor {
             caller: caller.into(),
             end_user: user.map(str::to_owned),
         };
@@ -671,7 +758,6 @@ mod tests {
         let unique: HashSet<&String> = keys.iter().collect();
         assert_eq!(unique.len(), keys.len(), "{keys:?}");
     }
-    use contracts::ShortItem;
 
     fn product(id: &str, price: u64, currency: &str) -> Product {
         Product {
@@ -730,14 +816,57 @@ mod tests {
 
     #[test]
     fn short_items_are_kept_for_replays() {
-        let (reason, error) = refusal(&ReserveReply::Insufficient(vec![ShortItem {
+        let short = vec![ShortItem {
             product_id: "a".into(),
             requested: 2,
             available: 1,
-        }]));
-        assert!(reason.contains('a'));
-        assert_eq!(error.status().as_u16(), 409);
-        let body: serde_json::Value = serde_json::from_slice(&error.body_bytes()).unwrap();
-        assert_eq!(body["error"]["short_items"][0]["available"], 1);
+        }];
+        let rejection = refusal(&ReserveReply::Insufficient(short.clone()));
+        assert_eq!(rejection, Some(Rejection::InsufficientStock(short.clone())));
+        let answer = Answer::Rejected(Rejection::InsufficientStock(short));
+        let stored = StoredAnswer::from(&answer);
+        let bytes = crate::store::codec::encode(&IdempotencyRecord {
+            fingerprint: [0; 32],
+            order_id: "o".into(),
+            answer: Some(stored),
+            created_ms: 0,
+        })
+        .unwrap();
+        let read = crate::store::codec::decode::<IdempotencyRecord>(&bytes).unwrap();
+        assert_eq!(read.answer.map(Answer::from), Some(answer));
+    }
+
+    #[test]
+    fn every_reply_has_its_outcome_and_reason() {
+        assert_eq!(refusal(&ReserveReply::Held), None);
+        let unknown = refusal(&ReserveReply::Unknown(vec!["x".into(), "y".into()])).unwrap();
+        assert_eq!(unknown.reason(), "products no longer exist: x, y");
+        let released = refusal(&ReserveReply::Released).unwrap();
+        assert_eq!(released, Rejection::ReservationReleased);
+        assert_eq!(released.reason(), "the reservation was already released");
+        let short = refusal(&ReserveReply::Insufficient(vec![
+            ShortItem {
+                product_id: "a".into(),
+                requested: 2,
+                available: 1,
+            },
+            ShortItem {
+                product_id: "b".into(),
+                requested: 9,
+                available: 0,
+            },
+        ]))
+        .unwrap();
+        assert_eq!(short.reason(), "insufficient stock: a, b");
+        for answer in [
+            Answer::Confirmed,
+            Answer::Pending,
+            Answer::Rejected(unknown),
+            Answer::Rejected(released),
+            Answer::Rejected(short),
+            Answer::Rejected(Rejection::Settled("given up".into())),
+        ] {
+            assert_eq!(Answer::from(StoredAnswer::from(&answer)), answer);
+        }
     }
 }

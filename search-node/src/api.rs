@@ -15,7 +15,7 @@ use contracts::search::{
     DEFAULT_SEARCH_LIMIT, DEFAULT_SEARCH_WAIT_MS, MAX_QUERY_CHARS, MAX_SEARCH_LIMIT,
     MAX_SEARCH_OFFSET, MAX_SEARCH_WAIT_MS, SearchHit, SearchResponse,
 };
-use contracts::validate;
+use contracts::{Code, validate};
 use serde::Deserialize;
 
 use crate::backup::BackupError;
@@ -96,8 +96,8 @@ pub async fn backup(
         .await
         .map_err(|e| ApiError::internal("staging a backup", &e))?
         .map_err(|e| match e {
-            BackupError::NotBootstrapped => ApiError::unavailable("index_not_ready", e.to_string()),
-            other => ApiError::unavailable("backup_failed", format!("the backup failed: {other}")),
+            BackupError::NotBootstrapped => ApiError::new(Code::IndexNotReady, e.to_string()),
+            other => ApiError::new(Code::BackupFailed, format!("the backup failed: {other}")),
         })?;
     tracing::info!(
         cursor = staged.summary.header.point.value,
@@ -156,7 +156,7 @@ pub async fn search_products(
     .await
     .map_err(|e| ApiError::internal("searching", &e))?
     .map_err(|e| match e {
-        IndexError::Query(message) => ApiError::bad_request("invalid_query_syntax", message),
+        IndexError::Query(message) => ApiError::new(Code::InvalidQuerySyntax, message),
         other => ApiError::internal("searching", &other),
     })?;
     Ok(JsonOut(SearchResponse {

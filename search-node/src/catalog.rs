@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use contracts::catalog::{EventsPage, ProductPage};
+use contracts::{Code, ErrorBody};
 use reqwest::StatusCode;
 use thiserror::Error;
 
@@ -63,10 +64,13 @@ impl FeedClient {
                 .json()
                 .await
                 .map_err(|e| FeedError::Unavailable(e.to_string())),
-            StatusCode::GONE => Err(FeedError::Expired),
             status => {
                 let body = response.text().await.unwrap_or_default();
-                Err(FeedError::Unavailable(format!("{status}: {body}")))
+                let code = serde_json::from_str::<ErrorBody>(&body).map(|b| b.error.code);
+                match (status, code) {
+                    (StatusCode::GONE, Ok(Code::CursorExpired)) => Err(FeedError::Expired),
+                    _ => Err(FeedError::Unavailable(format!("{status}: {body}"))),
+                }
             }
         }
     }

@@ -1,66 +1,131 @@
-//! Maps service failures to API errors.
+//! Maps the service's outcomes to API errors: the one place the catalog's refusals become
+//! codes and statuses.
 
-use axum::http::StatusCode;
 use chassis::ApiError;
+use contracts::Code;
 
-use crate::service::ServiceError;
-use crate::store::WriteError;
+use crate::service::{Refusal, ServiceError};
 
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match e {
-            ServiceError::Write(w) => write_error(w),
+            ServiceError::Refused(r) => r.into(),
             ServiceError::CursorExpired { after, horizon } => ApiError::new(
-                StatusCode::GONE,
-                "cursor_expired",
+                Code::CursorExpired,
                 format!(
                     "cursor {after} is older than the feed's retention (horizon {horizon}); \
                      bootstrap from GET /v1/products?after= and follow the feed from its head_seq"
                 ),
             ),
-            ServiceError::Flush(f) => ApiError::unavailable(
-                "storage_unavailable",
+            ServiceError::Flush(f) => ApiError::new(
+                Code::StorageUnavailable,
                 format!("the change may not be durable: {f}"),
             ),
             ServiceError::Store(s) => ApiError::internal("reading the store", &s),
+            ServiceError::WriteFailed(s) => ApiError::internal("writing the store", &s),
             ServiceError::Task(t) => ApiError::internal("running a store task", &t),
             ServiceError::Backup(b) => {
-                ApiError::unavailable("backup_failed", format!("the backup failed: {b}"))
+                ApiError::new(Code::BackupFailed, format!("the backup failed: {b}"))
             }
         }
     }
 }
 
-fn write_error(e: WriteError) -> ApiError {
-    match e {
-        WriteError::ProductNotFound(id) => {
-            ApiError::not_found("product_not_found", format!("no product {id:?}"))
-        }
-        WriteError::VersionMismatch { current } => ApiError::new(
-            StatusCode::PRECONDITION_FAILED,
-            "version_mismatch",
-            format!("If-Match does not match the product's version ({current})"),
-        ),
-        WriteError::InsufficientStock(short) => ApiError::insufficient_stock(short),
-        WriteError::UnknownProducts(ids) => ApiError::unknown_ids(
-            "unknown_products",
-            format!("no such products: {}", ids.join(", ")),
-            ids,
-        ),
-        WriteError::StockOverflow { product_id } => ApiError::conflict(
-            "stock_limit",
-            format!(
-                "stock of {product_id:?} would exceed {}",
-                contracts::catalog::MAX_STOCK
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::ProductNotFound(id) => not_found(Code::ProductNotFound, "product", &id),
+            Refusal::VersionMismatch { current } => ApiError::new(
+                Code::VersionMismatch,
+                format!("If-Match does not match the product's version ({current})"),
             ),
-        ),
-        WriteError::ReservationMismatch(id) => ApiError::conflict(
-            "reservation_conflict",
-            format!("reservation {id:?} already exists with different items"),
-        ),
-        WriteError::ReservationNotFound(id) => {
-            ApiError::not_found("reservation_not_found", format!("no reservation {id:?}"))
+            Refusal::InsufficientStock(short) => ApiError::insufficient_stock(short),
+            Refusal::UnknownProducts(ids) => ApiError::unknown_ids(
+                Code::UnknownProducts,
+                format!("no such products: {}", ids.join(", ")),
+                ids,
+            ),
+            Refusal::StockOverflow { product_id } => ApiError::new(
+                Code::StockLimit,
+                format!(
+                    "stock of {product_id:?} would exceed {}",
+                    contracts::catalog::MAX_STOCK
+                ),
+            ),
+            Refusal::ReservationMismatch(id) => ApiError::new(
+                Code::ReservationConflict,
+                format!("reservation {id:?} already exists with different items"),
+            ),
+            Refusal::ReservationNotFound(id) => {
+                not_found(Code::ReservationNotFound, "reservation", &id)
+            }
         }
-        WriteError::Store(s) => ApiError::internal("writing the store", &s),
+    }
+}
+
+/// A 404 for the thing `what` named `id`; the handlers' own lookups answer the same way.
+pub fn not_found(code: Code, what: &str, id: &str) -> ApiError {
+    ApiError::new(code, format!("no {what} {id:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    #[test]
+    fn refusals_keep_their_codes_and_statuses() {
+        let cases = [
+            (
+                Refusal::ProductNotFound("p".into()),
+                StatusCode::NOT_FOUND,
+                "product_not_found",
+            ),
+            (
+                Refusal::VersionMismatch { current: 3 },
+                StatusCode::PRECONDITION_FAILED,
+                "version_mismatch",
+            ),
+            (
+                Refusal::InsufficientStock(Vec::new()),
+                StatusCode::CONFLICT,
+                "insufficient_stock",
+            ),
+            (
+                Refusal::UnknownProducts(vec!["x".into()]),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_products",
+            ),
+            (
+                Refusal::StockOverflow {
+                    product_id: "p".into(),
+                },
+                StatusCode::CONFLICT,
+                "stock_limit",
+            ),
+            (
+                Refusal::ReservationMismatch("r".into()),
+                StatusCode::CONFLICT,
+                "reservation_conflict",
+            ),
+            (
+                Refusal::ReservationNotFound("r".into()),
+                StatusCode::NOT_FOUND,
+                "reservation_not_found",
+            ),
+        ];
+        for (refusal, status, code) in cases {
+            let error = ApiError::from(refusal);
+            assert_eq!((error.status(), error.code().as_str()), (status, code));
+        }
+        let expired = ApiError::from(ServiceError::CursorExpired {
+            after: 1,
+            horizon: 5,
+        });
+        assert_eq!(
+            (expired.status(), expired.code()),
+            (StatusCode::GONE, Code::CursorExpired)
+        );
     }
 }

@@ -3,8 +3,9 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chassis::ApiError;
+use contracts::Code;
 
-use crate::store::Precondition;
+use crate::service::Precondition;
 
 /// Header carrying the feed seq of a write, for read-your-writes elsewhere.
 pub const CATALOG_SEQ: HeaderName = HeaderName::from_static("x-catalog-seq");
@@ -16,7 +17,7 @@ pub fn precondition(headers: &HeaderMap) -> Result<Precondition, ApiError> {
     };
     let text = value
         .to_str()
-        .map_err(|_| ApiError::bad_request("invalid_if_match", "If-Match is not ASCII"))?
+        .map_err(|_| ApiError::new(Code::InvalidIfMatch, "If-Match is not ASCII"))?
         .trim();
     if text == "*" {
         return Ok(Precondition::Exists);
@@ -25,8 +26,8 @@ pub fn precondition(headers: &HeaderMap) -> Result<Precondition, ApiError> {
         .parse::<u64>()
         .map(Precondition::Version)
         .map_err(|_| {
-            ApiError::bad_request(
-                "invalid_if_match",
+            ApiError::new(
+                Code::InvalidIfMatch,
                 "If-Match must be * or the product's version, e.g. \"3\"",
             )
         })

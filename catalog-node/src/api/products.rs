@@ -13,12 +13,12 @@ use contracts::catalog::{
     BatchGetRequest, DEFAULT_PAGE_LIMIT, MAX_BATCH_IDS, MAX_PAGE_LIMIT, MAX_STOCK, ProductInput,
     ProductPatch, StockChange,
 };
-use contracts::validate;
+use contracts::{Code, validate};
 use serde::Deserialize;
 
+use super::errors::not_found;
 use super::headers::{precondition, stamped};
-use crate::service::Catalog;
-use crate::store::Precondition;
+use crate::service::{Catalog, Precondition};
 
 /// Query of `GET /v1/products`: either `ids=a,b,c` or `after=ID&limit=N`.
 #[derive(Debug, Deserialize)]
@@ -31,11 +31,11 @@ pub struct ListQuery {
 
 fn check_batch(ids: &[String]) -> Result<(), ApiError> {
     if ids.is_empty() {
-        return Err(ApiError::bad_request("invalid_input", "ids names no id"));
+        return Err(ApiError::new(Code::InvalidInput, "ids names no id"));
     }
     if ids.len() > MAX_BATCH_IDS {
-        return Err(ApiError::bad_request(
-            "batch_too_large",
+        return Err(ApiError::new(
+            Code::BatchTooLarge,
             format!("at most {MAX_BATCH_IDS} ids per batch, got {}", ids.len()),
         ));
     }
@@ -52,8 +52,8 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     if let Some(ids) = q.ids {
         if q.after.is_some() || q.limit.is_some() {
-            return Err(ApiError::bad_request(
-                "invalid_query",
+            return Err(ApiError::new(
+                Code::InvalidQuery,
                 "ids cannot be combined with after or limit",
             ));
         }
@@ -90,7 +90,7 @@ pub async fn get_one(
     product_id(&id)?;
     let product = catalog
         .product(&id)?
-        .ok_or_else(|| ApiError::not_found("product_not_found", format!("no product {id:?}")))?;
+        .ok_or_else(|| not_found(Code::ProductNotFound, "product", &id))?;
     let mut response = JsonOut(&product).into_response();
     if let Ok(tag) = HeaderValue::from_str(&format!("\"{}\"", product.version)) {
         response.headers_mut().insert(header::ETAG, tag);
@@ -141,8 +141,7 @@ pub async fn patch_one(
     let pre = precondition(&headers)?;
     if pre == Precondition::None {
         return Err(ApiError::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            "precondition_required",
+            Code::PreconditionRequired,
             "PATCH needs If-Match with the product's version (its ETag)",
         ));
     }

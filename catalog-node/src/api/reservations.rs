@@ -10,8 +10,9 @@ use chassis::ApiError;
 use chassis::auth::CallerName;
 use chassis::extract::{Json, Path};
 use contracts::catalog::ReservationRequest;
-use contracts::validate;
+use contracts::{Code, validate};
 
+use super::errors::not_found;
 use super::headers::stamped;
 use crate::service::Catalog;
 
@@ -41,9 +42,9 @@ pub async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     validate::id("id", &id)?;
-    let reservation = catalog.reservation(&id)?.ok_or_else(|| {
-        ApiError::not_found("reservation_not_found", format!("no reservation {id:?}"))
-    })?;
+    let reservation = catalog
+        .reservation(&id)?
+        .ok_or_else(|| not_found(Code::ReservationNotFound, "reservation", &id))?;
     Ok(JsonOut(reservation).into_response())
 }
 

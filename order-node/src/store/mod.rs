@@ -6,6 +6,7 @@
 //! commit.
 
 pub mod codec;
+pub mod migrate;
 pub mod records;
 pub mod snapshot;
 pub mod writer;
@@ -41,6 +42,9 @@ pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta
 pub(crate) const META_AUDIT_SEQ: &str = "audit_seq";
 pub(crate) const META_ORDER_SEQ: &str = "order_seq";
 pub(crate) const META_SCHEMA: &str = "schema_version";
+/// The store layout this build writes: 2 keeps idempotency answers as domain outcomes (see
+/// [`migrate`]).
+pub const CURRENT_SCHEMA: u64 = 2;
 /// Group commits made so far: names the point a backup represents.
 pub(crate) const META_COMMITS: &str = "commits";
 /// The database file in the data directory.
@@ -73,6 +77,17 @@ pub enum StoreError {
     /// No such order.
     #[error("order {0:?} not found")]
     OrderNotFound(String),
+    /// The store was written by a newer build.
+    #[error(
+        "the store has layout v{found}, newer than the v{supported} this build reads; \
+         run a newer order-node"
+    )]
+    TooNew {
+        /// The layout found.
+        found: u64,
+        /// The newest layout this build reads.
+        supported: u64,
+    },
 }
 
 impl StoreError {
@@ -136,11 +151,8 @@ impl Store {
             txn.open_table(IDEMPOTENCY)?;
             txn.open_table(IDEMPOTENCY_BY_AGE)?;
             txn.open_table(AUDIT)?;
-            let mut meta = txn.open_table(META)?;
-            if meta.get(META_SCHEMA)?.is_none() {
-                meta.insert(META_SCHEMA, codec::encode(&records::Counter(1))?.as_slice())?;
-            }
         }
+        migrate::run(&txn)?;
         txn.commit()?;
         if repaired.load(std::sync::atomic::Ordering::Relaxed) {
             tracing::warn!("redb repair finished");

@@ -173,31 +173,86 @@ impl OrderRecord {
     }
 }
 
-/// A response kept for an `Idempotency-Key`.
+/// The first answer to a placement, kept for its `Idempotency-Key` so that a retry gets it
+/// again. A domain outcome: what the answer looks like on the wire is the API's business.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
-pub struct StoredResponse {
-    /// HTTP status.
-    pub status: u16,
-    /// Body of an error response (successful responses show the order's current state).
-    pub error_body: Option<Vec<u8>>,
+pub enum StoredAnswer {
+    /// The stock was held.
+    Confirmed,
+    /// The catalog did not answer; the order was left to settle on its own.
+    Pending,
+    /// The catalog refused the reservation.
+    Rejected(StoredRejection),
 }
 
-/// What an `Idempotency-Key` was used for.
+/// Why an order was rejected, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum StoredRejection {
+    /// Not enough stock for these items.
+    InsufficientStock(Vec<ShortItemRecord>),
+    /// These products no longer exist.
+    UnknownProducts(Vec<String>),
+    /// The reservation had been released before it could hold.
+    ReservationReleased,
+    /// Rejected for this reason (e.g. by the recovery loop).
+    Settled(String),
+}
+
+/// A short item of a stock refusal.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct ShortItemRecord {
+    /// The product.
+    pub product_id: String,
+    /// Units asked for.
+    pub requested: u64,
+    /// Units there were.
+    pub available: u64,
+}
+
+/// What an `Idempotency-Key` was used for (layout v2: the first answer as a domain outcome).
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct IdempotencyRecord {
     /// SHA-256 of the request body it came with.
     pub fingerprint: [u8; 32],
     /// The order it created.
     pub order_id: String,
-    /// The first response, once known.
-    pub response: Option<StoredResponse>,
+    /// The first answer, once known.
+    pub answer: Option<StoredAnswer>,
     /// When the key was first seen, ms since the epoch.
     pub created_ms: u64,
 }
 
 impl Record for IdempotencyRecord {
-    const SCHEMA: u8 = 1;
+    const SCHEMA: u8 = 2;
     const KIND: &'static str = "idempotency key";
+}
+
+/// A response kept for an `Idempotency-Key` by layout v1: the HTTP status and error body
+/// themselves. Read only to upgrade it (see [`super::migrate`]).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct StoredResponseV1 {
+    /// HTTP status.
+    pub status: u16,
+    /// Body of an error response (successful responses show the order's current state).
+    pub error_body: Option<Vec<u8>>,
+}
+
+/// What an `Idempotency-Key` was used for, in layout v1.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct IdempotencyRecordV1 {
+    /// SHA-256 of the request body it came with.
+    pub fingerprint: [u8; 32],
+    /// The order it created.
+    pub order_id: String,
+    /// The first response, once known.
+    pub response: Option<StoredResponseV1>,
+    /// When the key was first seen, ms since the epoch.
+    pub created_ms: u64,
+}
+
+impl Record for IdempotencyRecordV1 {
+    const SCHEMA: u8 = 1;
+    const KIND: &'static str = "idempotency key (v1)";
 }
 
 /// One write by a caller, kept in the audit table in the same transaction as the write.

@@ -1,6 +1,6 @@
 use prometheus_client::metrics::histogram::Histogram;
 
-use super::records::{LineRecord, OrderRecord, StoredResponse, StoredStatus};
+use super::records::{LineRecord, OrderRecord, StoredAnswer, StoredStatus};
 use super::writer::Writer;
 use super::writes::{self, CreateOutcome, TransitionOutcome};
 use super::*;
@@ -151,27 +151,12 @@ async fn idempotency_keys_are_taken_once_and_expire() {
     }
     assert!(store.order("o2").unwrap().is_none());
     writer
-        .write(|txn| {
-            writes::record_response(
-                txn,
-                "k",
-                StoredResponse {
-                    status: 201,
-                    error_body: None,
-                },
-            )
-        })
+        .write(|txn| writes::record_answer(txn, "k", StoredAnswer::Confirmed))
         .await
         .unwrap();
     assert_eq!(
-        store
-            .idempotency("k")
-            .unwrap()
-            .unwrap()
-            .response
-            .unwrap()
-            .status,
-        201
+        store.idempotency("k").unwrap().unwrap().answer,
+        Some(StoredAnswer::Confirmed)
     );
     assert_eq!(
         writer
@@ -333,4 +318,191 @@ fn orders_stored_in_layout_v1_read_as_placed_by_nobody_known() {
         storage::codec::schema_of(&codec::encode(&read).unwrap()),
         Some(2)
     );
+}
+
+#[test]
+fn a_v1_store_is_upgraded_at_open_once_and_for_good() {
+    use super::migrate::{V1Placement, write_v1_store};
+    use super::records::{IdempotencyRecordV1, ShortItemRecord, StoredRejection, StoredResponseV1};
+    let dir = tempfile::tempdir().unwrap();
+    let rejected = br#"{"error":{"code":"insufficient_stock","message":"not enough stock for: p","short_items":[{"product_id":"p","requested":2,"available":1}]}}"#;
+    let placement = |id: &str, key: &str, response: Option<StoredResponseV1>| V1Placement {
+        order_id: id.into(),
+        order: order("c", 5),
+        key: key.into(),
+        fingerprint: [3; 32],
+        response,
+    };
+    write_v1_store(
+        dir.path(),
+        &[
+            placement(
+                "o1",
+                "k-rejected",
+                Some(StoredResponseV1 {
+                    status: 409,
+                    error_body: Some(rejected.to_vec()),
+                }),
+            ),
+            placement(
+                "o2",
+                "k-pending",
+                Some(StoredResponseV1 {
+                    status: 202,
+                    error_body: None,
+                }),
+            ),
+            placement("o3", "k-unanswered", None),
+            placement(
+                "o4",
+                "k-garbled",
+                Some(StoredResponseV1 {
+                    status: 409,
+                    error_body: Some(b"{".to_vec()),
+                }),
+            ),
+        ],
+    )
+    .unwrap();
+    let raw = |store: &Store, key: &str| {
+        let txn = store.db().begin_read().unwrap();
+        let table = txn.open_table(IDEMPOTENCY).unwrap();
+        table.get(key).unwrap().unwrap().value().to_vec()
+    };
+    let schema = |store: &Store| {
+        let txn = store.db().begin_read().unwrap();
+        let meta = txn.open_table(META).unwrap();
+        let value = meta.get(META_SCHEMA).unwrap().unwrap();
+        codec::decode::<records::Counter>(value.value()).unwrap().0
+    };
+
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(schema(&store), CURRENT_SCHEMA);
+    let answer = |key: &str| store.idempotency(key).unwrap().unwrap();
+    let first = answer("k-rejected");
+    assert_eq!(
+        (first.order_id.as_str(), first.fingerprint),
+        ("o1", [3; 32])
+    );
+    assert_eq!(
+        first.answer,
+        Some(StoredAnswer::Rejected(StoredRejection::InsufficientStock(
+            vec![ShortItemRecord {
+                product_id: "p".into(),
+                requested: 2,
+                available: 1,
+            }]
+        )))
+    );
+    assert_eq!(answer("k-pending").answer, Some(StoredAnswer::Pending));
+    assert_eq!(answer("k-unanswered").answer, None);
+    assert_eq!(answer("k-garbled").answer, None);
+    assert_eq!(store.order("o1").unwrap(), Some(order_seq("c", 5, 1)));
+    let upgraded = raw(&store, "k-rejected");
+    assert_eq!(codec::schema_of(&upgraded), Some(2));
+    drop(store);
+
+    // A second open finds nothing left to upgrade and changes nothing.
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(raw(&store, "k-rejected"), upgraded);
+    assert!(codec::decode::<IdempotencyRecordV1>(&upgraded).is_err());
+}
+
+#[test]
+fn a_store_of_a_newer_layout_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let txn = store.db().begin_write().unwrap();
+        txn.open_table(META)
+            .unwrap()
+            .insert(
+                META_SCHEMA,
+                codec::encode(&records::Counter(CURRENT_SCHEMA + 1))
+                    .unwrap()
+                    .as_slice(),
+            )
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    match Store::open(dir.path()) {
+        Err(StoreError::TooNew { found, supported }) => {
+            assert_eq!((found, supported), (CURRENT_SCHEMA + 1, CURRENT_SCHEMA));
+        }
+        Err(other) => panic!("unexpected {other}"),
+        Ok(_) => panic!("opened a store of a newer layout"),
+    }
+}
+
+fn order_seq(customer: &str, at: u64, seq: u64) -> OrderRecord {
+    OrderRecord {
+        seq,
+        ..order(customer, at)
+    }
+}
+
+#[test]
+fn v1_answers_read_back_into_the_outcomes_they_were_made_from() {
+    use super::migrate::answer_of;
+    use super::records::{ShortItemRecord, StoredRejection, StoredResponseV1};
+    let v1 = |status, body: &[u8]| StoredResponseV1 {
+        status,
+        error_body: Some(body.to_vec()),
+    };
+    let rejected = |r| Some(StoredAnswer::Rejected(r));
+    assert_eq!(
+        answer_of(&v1(
+            409,
+            br#"{"error":{"code":"insufficient_stock","message":"not enough stock for: a","short_items":[{"product_id":"a","requested":5,"available":2}]}}"#
+        )),
+        rejected(StoredRejection::InsufficientStock(vec![ShortItemRecord {
+            product_id: "a".into(),
+            requested: 5,
+            available: 2,
+        }]))
+    );
+    assert_eq!(
+        answer_of(&v1(
+            422,
+            br#"{"error":{"code":"unknown_products","message":"no such products: x, y","missing_ids":["x","y"]}}"#
+        )),
+        rejected(StoredRejection::UnknownProducts(vec!["x".into(), "y".into()]))
+    );
+    assert_eq!(
+        answer_of(&v1(
+            409,
+            br#"{"error":{"code":"order_rejected","message":"the reservation was already released"}}"#
+        )),
+        rejected(StoredRejection::ReservationReleased)
+    );
+    assert_eq!(
+        answer_of(&v1(
+            409,
+            br#"{"error":{"code":"order_rejected","message":"the order was rejected: too late"}}"#
+        )),
+        rejected(StoredRejection::Settled("too late".into()))
+    );
+    let plain = |status| StoredResponseV1 {
+        status,
+        error_body: None,
+    };
+    assert_eq!(answer_of(&plain(201)), Some(StoredAnswer::Confirmed));
+    assert_eq!(answer_of(&plain(202)), Some(StoredAnswer::Pending));
+    // What no v1 build stored is dropped (the order's state answers instead), never a failure
+    // to open the store.
+    assert_eq!(answer_of(&plain(200)), None);
+    for junk in [
+        &b"not json"[..],
+        br#"{"error":{"code":"what_is_this","message":"m"}}"#,
+        br#"{"error":{"code":"order_rejected","message":"for no known reason"}}"#,
+        // A code whose status is not the one stored beside it.
+        br#"{"error":{"code":"unknown_products","message":"m"}}"#,
+    ] {
+        assert_eq!(
+            answer_of(&v1(409, junk)),
+            None,
+            "{}",
+            String::from_utf8_lossy(junk)
+        );
+    }
 }

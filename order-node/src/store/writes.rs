@@ -5,7 +5,7 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::codec;
 use super::records::{
-    ActorRecord, AuditRecord, Counter, IdempotencyRecord, OrderRecord, StoredResponse, StoredStatus,
+    ActorRecord, AuditRecord, Counter, IdempotencyRecord, OrderRecord, StoredAnswer, StoredStatus,
 };
 use super::{
     AUDIT, BY_CUSTOMER, IDEMPOTENCY, IDEMPOTENCY_BY_AGE, META, META_AUDIT_SEQ, META_COMMITS,
@@ -100,7 +100,7 @@ pub fn create(
         let record = IdempotencyRecord {
             fingerprint,
             order_id: id.to_owned(),
-            response: None,
+            answer: None,
             created_ms: order.created_ms,
         };
         txn.open_table(IDEMPOTENCY)?
@@ -111,7 +111,7 @@ pub fn create(
     Ok(CreateOutcome::Created(order))
 }
 
-/// Moves an order from one of `from` to `to`; records the first response for `key`.
+/// Moves an order from one of `from` to `to`; records the first answer for `key`.
 pub fn transition(
     txn: &WriteTransaction,
     id: &str,
@@ -119,7 +119,7 @@ pub fn transition(
     to: StoredStatus,
     reason: Option<String>,
     now_ms: u64,
-    response: Option<(&str, StoredResponse)>,
+    answer: Option<(&str, StoredAnswer)>,
 ) -> Result<TransitionOutcome, StoreError> {
     let mut order = read_order(txn, id)?.ok_or_else(|| StoreError::OrderNotFound(id.to_owned()))?;
     if !from.contains(&order.status) {
@@ -129,8 +129,8 @@ pub fn transition(
     order.reason = reason;
     order.updated_ms = now_ms;
     write_order(txn, id, &order)?;
-    if let Some((key, response)) = response {
-        record_response(txn, key, response)?;
+    if let Some((key, answer)) = answer {
+        record_answer(txn, key, answer)?;
     }
     Ok(TransitionOutcome::Moved(order))
 }
@@ -163,11 +163,11 @@ pub fn request_cancel(
     Ok(TransitionOutcome::Moved(order))
 }
 
-/// Keeps the first response given for an idempotency key.
-pub fn record_response(
+/// Keeps the first answer given for an idempotency key.
+pub fn record_answer(
     txn: &WriteTransaction,
     key: &str,
-    response: StoredResponse,
+    answer: StoredAnswer,
 ) -> Result<(), StoreError> {
     let mut keys = txn.open_table(IDEMPOTENCY)?;
     let existing = match keys.get(key)? {
@@ -175,9 +175,9 @@ pub fn record_response(
         None => None,
     };
     if let Some(mut record) = existing
-        && record.response.is_none()
+        && record.answer.is_none()
     {
-        record.response = Some(response);
+        record.answer = Some(answer);
         keys.insert(key, codec::encode(&record)?.as_slice())?;
     }
     Ok(())
