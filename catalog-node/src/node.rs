@@ -7,12 +7,9 @@ use std::time::Duration;
 
 use axum::Router;
 use chassis::Auth;
-use chassis::auth::AuthConfigError;
-use chassis::lifecycle::{Background, Shutdown};
+use chassis::lifecycle::{Background, DRAIN_LIMIT, Shutdown, StartError};
 use chassis::limits::HttpLimits;
 use chassis::metrics::{Metrics, set_count};
-use chassis::server::ServeError;
-use storage::datadir::DataDirError;
 use thiserror::Error;
 use tokio::net::TcpListener;
 
@@ -22,9 +19,6 @@ use crate::durability::Durability;
 use crate::metrics::CatalogMetrics;
 use crate::service::Catalog;
 use crate::store::{Store, StoreError};
-
-/// How long shutdown waits for the background tasks once the server has drained.
-const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 /// Everything the node needs to serve.
 #[derive(Debug)]
@@ -38,18 +32,12 @@ pub struct Config {
 /// The node could not start, or did not stop cleanly.
 #[derive(Debug, Error)]
 pub enum NodeError {
-    /// The callers flags are unusable.
+    /// What any node may meet at start or while serving.
     #[error(transparent)]
-    Callers(#[from] AuthConfigError),
-    /// The data directory is unusable.
-    #[error(transparent)]
-    DataDir(#[from] DataDirError),
+    Start(#[from] StartError),
     /// The store failed to open or to flush at the end.
     #[error("store: {0}")]
     Store(#[from] StoreError),
-    /// The server failed.
-    #[error(transparent)]
-    Serve(#[from] ServeError),
 }
 
 /// An open catalog: the store, the service over it and the tasks that keep it.
@@ -68,7 +56,7 @@ impl Node {
         retention: Duration,
         shutdown: Shutdown,
     ) -> Result<Self, NodeError> {
-        let dir = storage::datadir::prepare(data_dir)?;
+        let dir = storage::datadir::prepare(data_dir).map_err(StartError::from)?;
         let store = Store::open(&dir)?;
         tracing::info!(data_dir = %dir.display(), products = store.product_count(), "store open");
         let (metrics, catalog_metrics) = Metrics::with(CatalogMetrics::register);
@@ -139,7 +127,8 @@ pub async fn run(
         args.callers.as_deref(),
         args.allow_anonymous,
         api::scopes::ALL,
-    )?;
+    )
+    .map_err(StartError::from)?;
     let retention = Duration::from_secs(args.tombstone_retention_hours.saturating_mul(3600));
     let node = Node::open(&config.data_dir, retention, shutdown.clone())?;
     let router = app(&node, &auth, &args.limits);

@@ -20,39 +20,7 @@ use crate::store::{Store, StoreError, WriteError};
 
 // Part of the service's own vocabulary: what a write expects of a product's version and what
 // a write produced are plain values, defined beside the store that acts on them.
-pub use crate::store::{Precondition, PutOutcome, ReserveOutcome};
-
-/// A write the catalog refused. Nothing changed in any of these cases.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum Refusal {
-    /// The product does not exist.
-    #[error("product {0:?} not found")]
-    ProductNotFound(String),
-    /// The precondition named another version.
-    #[error("product is at version {current}")]
-    VersionMismatch {
-        /// The product's version (0 when it does not exist).
-        current: u64,
-    },
-    /// Stock cannot cover the request.
-    #[error("insufficient stock")]
-    InsufficientStock(Vec<ShortItem>),
-    /// The request names products that do not exist.
-    #[error("unknown products: {0:?}")]
-    UnknownProducts(Vec<String>),
-    /// The stock change would pass the maximum.
-    #[error("stock of {product_id:?} would exceed {MAX_STOCK}")]
-    StockOverflow {
-        /// The product.
-        product_id: String,
-    },
-    /// A reservation with this id exists with other items.
-    #[error("reservation {0:?} already exists with different items")]
-    ReservationMismatch(String),
-    /// No reservation with this id.
-    #[error("reservation {0:?} not found")]
-    ReservationNotFound(String),
-}
+pub use crate::store::{Precondition, PutOutcome, Refusal, ReserveOutcome};
 
 /// A service call failed.
 #[derive(Debug, Error)]
@@ -87,16 +55,10 @@ pub enum ServiceError {
 
 impl From<WriteError> for ServiceError {
     fn from(e: WriteError) -> Self {
-        Self::Refused(match e {
-            WriteError::ProductNotFound(id) => Refusal::ProductNotFound(id),
-            WriteError::VersionMismatch { current } => Refusal::VersionMismatch { current },
-            WriteError::InsufficientStock(short) => Refusal::InsufficientStock(short),
-            WriteError::UnknownProducts(ids) => Refusal::UnknownProducts(ids),
-            WriteError::StockOverflow { product_id } => Refusal::StockOverflow { product_id },
-            WriteError::ReservationMismatch(id) => Refusal::ReservationMismatch(id),
-            WriteError::ReservationNotFound(id) => Refusal::ReservationNotFound(id),
-            WriteError::Store(s) => return Self::WriteFailed(s),
-        })
+        match e {
+            WriteError::Refused(r) => Self::Refused(r),
+            WriteError::Store(s) => Self::WriteFailed(s),
+        }
     }
 }
 

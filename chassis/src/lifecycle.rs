@@ -9,8 +9,36 @@
 use std::future::Future;
 use std::time::Duration;
 
+use storage::datadir::DataDirError;
+use thiserror::Error;
 pub use tokio_util::sync::CancellationToken as Shutdown;
 use tokio_util::task::TaskTracker;
+
+use crate::auth::AuthConfigError;
+use crate::secret::SecretError;
+use crate::server::ServeError;
+
+/// How long a node's shutdown waits for its background tasks, and then for the last holder of
+/// its store; past it the node exits anyway and says so.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
+/// What keeps any node from starting, or from serving to the end; each node's own error wraps
+/// it beside the causes that are the node's alone (its store, its upstream clients).
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// The callers flags are unusable.
+    #[error(transparent)]
+    Callers(#[from] AuthConfigError),
+    /// A token the node presents to another service cannot be had.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// The data directory is unusable.
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    /// The server failed.
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+}
 
 /// Cancels `shutdown` on SIGINT or SIGTERM; what a node's `main` passes to its `run`.
 pub fn on_signal() -> Shutdown {

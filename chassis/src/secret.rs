@@ -40,6 +40,18 @@ pub enum SecretError {
         /// The variable to use instead.
         env: String,
     },
+    /// No source gives a secret the process cannot run without.
+    #[error("{what} is required ({flag}-file or {env}): {why}")]
+    Missing {
+        /// What the secret is.
+        what: String,
+        /// The flag whose `-file` form names its file.
+        flag: String,
+        /// The variable that may carry it.
+        env: String,
+        /// What the process does with it.
+        why: String,
+    },
 }
 
 /// Where a secret may come from, in order: `file` (a flag naming a file), then the
@@ -81,6 +93,23 @@ impl SecretSource<'_> {
             Ok(text) => non_empty(text, self.what, self.env).map(Some),
             Err(_) => Ok(None),
         }
+    }
+
+    /// The secret, which the process needs in order to do `why` ("reads the catalog's feed
+    /// with it"): its absence is an error that says where to put it.
+    pub fn require(
+        &self,
+        file: Option<&Path>,
+        argv_value: Option<&str>,
+        why: &str,
+    ) -> Result<String, SecretError> {
+        self.read(file, argv_value)?
+            .ok_or_else(|| SecretError::Missing {
+                what: self.what.to_owned(),
+                flag: self.flag.to_owned(),
+                env: self.env.to_owned(),
+                why: why.to_owned(),
+            })
     }
 }
 
@@ -131,5 +160,16 @@ mod tests {
         assert!(err.contains("--test-token-file"), "{err}");
         assert!(err.contains(SOURCE.env), "{err}");
         assert!(SOURCE.read(None, None).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_required_secret_that_is_nowhere_says_where_it_goes() {
+        let err = SOURCE
+            .require(None, None, "the tests need it")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--test-token-file"), "{err}");
+        assert!(err.contains(SOURCE.env), "{err}");
+        assert!(err.contains("the tests need it"), "{err}");
     }
 }

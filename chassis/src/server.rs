@@ -206,7 +206,7 @@ pub async fn serve_then_close(
     limits: &HttpLimits,
     shutdown: &crate::lifecycle::Shutdown,
     close: impl Future<Output = ()>,
-) -> Result<(), ServeError> {
+) -> Result<(), crate::lifecycle::StartError> {
     let served = serve(listener, app, limits, shutdown.clone().cancelled_owned()).await;
     close.await;
     served?;

@@ -102,18 +102,6 @@ pub fn routes(orders: Arc<Orders>, auth: &Auth) -> Routes {
     api.merge(admin)
 }
 
-/// Runs a saga step detached from the request (see [`Orders::detach`]).
-async fn detached<T: Send + 'static>(
-    orders: &Orders,
-    step: impl Future<Output = Result<T, ServiceError>> + Send + 'static,
-) -> Result<T, ApiError> {
-    orders
-        .detach(step)
-        .await
-        .map_err(|e| ApiError::internal("running a saga step", &e))?
-        .map_err(ApiError::from)
-}
-
 fn located(status: StatusCode, order: &Order, body: Response) -> Response {
     let mut response = body;
     *response.status_mut() = status;
@@ -153,10 +141,9 @@ pub async fn create(
         }
     };
     let service = orders.clone();
-    let placed = detached(&orders, async move {
-        service.place(request, items, key, actor).await
-    })
-    .await?;
+    let placed = orders
+        .detach(async move { service.place(request, items, key, actor).await })
+        .await?;
     Ok(match placed {
         Placed::Confirmed(order) => {
             located(StatusCode::CREATED, &order, JsonOut(&order).into_response())
@@ -303,7 +290,9 @@ pub async fn cancel(
     validate::id("id", &id)?;
     let actor = actor(&headers, caller, &grants)?;
     let service = orders.clone();
-    let cancelled = detached(&orders, async move { service.cancel(&id, actor).await }).await?;
+    let cancelled = orders
+        .detach(async move { service.cancel(&id, actor).await })
+        .await?;
     Ok(match cancelled {
         Cancel::Done(order) => JsonOut(order).into_response(),
         Cancel::InProgress(order) => (StatusCode::ACCEPTED, JsonOut(order)).into_response(),

@@ -8,13 +8,9 @@ use std::time::Duration;
 
 use axum::Router;
 use chassis::Auth;
-use chassis::auth::AuthConfigError;
-use chassis::lifecycle::{Background, Shutdown};
+use chassis::lifecycle::{Background, DRAIN_LIMIT, Shutdown, StartError};
 use chassis::limits::HttpLimits;
 use chassis::metrics::{Metrics, set_count};
-use chassis::secret::SecretError;
-use chassis::server::ServeError;
-use storage::datadir::DataDirError;
 use thiserror::Error;
 use tokio::net::TcpListener;
 
@@ -25,9 +21,6 @@ use crate::service::{Orders, SagaConfig};
 use crate::store::writer::{Writer, WriterThread};
 use crate::store::{Store, StoreError};
 use crate::{api, saga};
-
-/// How long shutdown waits for the background tasks, and then for the writer's last commit.
-const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 /// Everything the node needs to serve.
 #[derive(Debug)]
@@ -41,30 +34,15 @@ pub struct Config {
 /// The node could not start, or did not stop cleanly.
 #[derive(Debug, Error)]
 pub enum NodeError {
-    /// The callers flags are unusable.
+    /// What any node may meet at start or while serving.
     #[error(transparent)]
-    Callers(#[from] AuthConfigError),
-    /// The catalog token cannot be had.
-    #[error(transparent)]
-    Secret(#[from] SecretError),
-    /// No catalog token was given.
-    #[error(
-        "the catalog token is required (--catalog-token-file or ORDERS_CATALOG_TOKEN): \
-         order-node reads and reserves at the catalog with it"
-    )]
-    NoCatalogToken,
+    Start(#[from] StartError),
     /// The catalog client cannot be built.
     #[error("cannot build the catalog client: {0}")]
     Catalog(#[from] CatalogError),
-    /// The data directory is unusable.
-    #[error(transparent)]
-    DataDir(#[from] DataDirError),
     /// The store failed to open.
     #[error("store: {0}")]
     Store(#[from] StoreError),
-    /// The server failed.
-    #[error(transparent)]
-    Serve(#[from] ServeError),
 }
 
 /// How the saga and the maintenance loop run.
@@ -96,7 +74,7 @@ impl Node {
         timings: Timings,
         shutdown: Shutdown,
     ) -> Result<Self, NodeError> {
-        let dir = storage::datadir::prepare(data_dir)?;
+        let dir = storage::datadir::prepare(data_dir).map_err(StartError::from)?;
         let store = Store::open(&dir)?;
         tracing::info!(data_dir = %dir.display(), "store open");
         let (metrics, order_metrics) =
@@ -196,16 +174,18 @@ pub async fn run(
 ) -> Result<(), NodeError> {
     let args = config.serve;
     let token = CATALOG_TOKEN
-        .read(
+        .require(
             args.catalog_token_file.as_deref(),
             args.catalog_token.as_deref(),
-        )?
-        .ok_or(NodeError::NoCatalogToken)?;
+            "order-node reads and reserves at the catalog with it",
+        )
+        .map_err(StartError::from)?;
     let auth = Auth::from_flags(
         args.callers.as_deref(),
         args.allow_anonymous,
         api::scopes::ALL,
-    )?;
+    )
+    .map_err(StartError::from)?;
     let catalog = CatalogClient::new(
         &args.catalog_url,
         &token,

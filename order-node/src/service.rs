@@ -54,8 +54,8 @@ pub enum ServiceError {
     /// The backup could not be taken.
     #[error("backup failed: {0}")]
     Backup(#[from] SnapshotError),
-    /// A blocking task died.
-    #[error("worker task failed: {0}")]
+    /// A blocking task or a detached saga step died.
+    #[error("task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
 
@@ -309,11 +309,11 @@ impl Orders {
     /// started it: a client that hangs up drops its handler, and the step, already under way
     /// at the catalog, must still record the catalog's answer instead of leaving the order to
     /// the recovery loop. Shutdown waits for it.
-    pub fn detach<T: Send + 'static>(
+    pub async fn detach<T: Send + 'static>(
         &self,
-        step: impl Future<Output = T> + Send + 'static,
-    ) -> tokio::task::JoinHandle<T> {
-        self.steps.spawn(step)
+        step: impl Future<Output = Result<T, ServiceError>> + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        self.steps.spawn(step).await?
     }
 
     /// Claims the order for the caller until the returned guard is dropped; `None` when

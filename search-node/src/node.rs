@@ -7,14 +7,10 @@ use std::time::Duration;
 
 use axum::Router;
 use chassis::Auth;
-use chassis::auth::AuthConfigError;
-use chassis::lifecycle::{Background, Shutdown};
+use chassis::lifecycle::{Background, DRAIN_LIMIT, Shutdown, StartError};
 use chassis::limits::HttpLimits;
 use chassis::metrics::Metrics;
-use chassis::secret::SecretError;
-use chassis::server::ServeError;
 use indicatif::{ProgressBar, ProgressStyle};
-use storage::datadir::DataDirError;
 use thiserror::Error;
 use tokio::net::TcpListener;
 
@@ -24,9 +20,6 @@ use crate::cli::{CATALOG_TOKEN, ServeArgs};
 use crate::follower::{self, BootstrapError, CommitPolicy, FeedState};
 use crate::index::{IndexError, ProductIndex};
 use crate::metrics::SearchMetrics;
-
-/// How long shutdown waits for the background tasks once the server has drained.
-const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 /// Where the catalog is and how to prove who we are to it.
 #[derive(Debug, Clone)]
@@ -43,8 +36,12 @@ impl CatalogSource {
     /// A feed client with the token from its file or the environment.
     pub fn client(&self) -> Result<FeedClient, NodeError> {
         let token = CATALOG_TOKEN
-            .read(self.token_file.as_deref(), self.token_on_argv.as_deref())?
-            .ok_or(NodeError::NoCatalogToken)?;
+            .require(
+                self.token_file.as_deref(),
+                self.token_on_argv.as_deref(),
+                "search-node reads the catalog's feed with it",
+            )
+            .map_err(StartError::from)?;
         Ok(FeedClient::new(&self.url, &token)?)
     }
 }
@@ -63,33 +60,18 @@ pub struct Config {
 /// The node could not start, or did not stop cleanly.
 #[derive(Debug, Error)]
 pub enum NodeError {
-    /// The callers flags are unusable.
+    /// What any node may meet at start or while serving.
     #[error(transparent)]
-    Callers(#[from] AuthConfigError),
-    /// The catalog token cannot be had.
-    #[error(transparent)]
-    Secret(#[from] SecretError),
-    /// No catalog token was given.
-    #[error(
-        "the catalog token is required (--catalog-token-file or SEARCH_CATALOG_TOKEN): \
-         search-node reads the catalog's feed with it"
-    )]
-    NoCatalogToken,
+    Start(#[from] StartError),
     /// The feed client cannot be built.
     #[error(transparent)]
     Feed(#[from] FeedError),
     /// Rebuilding the index from the catalog failed.
     #[error(transparent)]
     Bootstrap(#[from] BootstrapError),
-    /// The data directory is unusable.
-    #[error(transparent)]
-    DataDir(#[from] DataDirError),
     /// The index failed to open.
     #[error("index: {0}")]
     Index(#[from] IndexError),
-    /// The server failed.
-    #[error(transparent)]
-    Serve(#[from] ServeError),
 }
 
 /// An open search-node: the index, the follower's state and the tasks that keep them.
@@ -109,7 +91,7 @@ impl Node {
         policy: CommitPolicy,
         shutdown: Shutdown,
     ) -> Result<Self, NodeError> {
-        let dir = storage::datadir::prepare(data_dir)?;
+        let dir = storage::datadir::prepare(data_dir).map_err(StartError::from)?;
         let index = Arc::new(ProductIndex::open(&dir)?);
         let committed = index.committed_seq()?;
         tracing::info!(data_dir = %dir.display(), seq = ?committed, docs = index.num_docs(), "index open");
@@ -196,7 +178,8 @@ pub async fn run(
         args.callers.as_deref(),
         args.allow_anonymous,
         api::scopes::ALL,
-    )?;
+    )
+    .map_err(StartError::from)?;
     let policy = CommitPolicy {
         max_changes: args.commit_max_changes.max(1),
         max_delay: Duration::from_millis(args.commit_delay_ms),
@@ -212,7 +195,7 @@ pub async fn run(
 /// with a progress spinner, and says how many products it holds.
 pub async fn reindex(data_dir: &Path, catalog: &CatalogSource) -> Result<(), NodeError> {
     let client = catalog.client()?;
-    let dir = storage::datadir::prepare(data_dir)?;
+    let dir = storage::datadir::prepare(data_dir).map_err(StartError::from)?;
     let index = Arc::new(ProductIndex::open(&dir)?);
     let bar = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} reindexing: {pos} products ({per_sec})")

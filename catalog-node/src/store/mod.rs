@@ -21,7 +21,7 @@ use records::{
     AuditRecord, Counter, EventRecord, ProductRecord, ReservationRecord, StoredEventKind,
 };
 
-pub use writes::{Precondition, PutOutcome, ReserveOutcome, SELF_CALLER, WriteError};
+pub use writes::{Precondition, PutOutcome, Refusal, ReserveOutcome, SELF_CALLER, WriteError};
 
 /// Layout version this build writes.
 pub const CURRENT_SCHEMA: u64 = 2;

@@ -50,7 +50,7 @@ fn put_then_replace_bumps_version_and_seq() {
     let stale = store.put_product("a", &input("A3", 1), Precondition::Version(1), 3, "test");
     assert!(matches!(
         stale,
-        Err(WriteError::VersionMismatch { current: 2 })
+        Err(WriteError::Refused(Refusal::VersionMismatch { current: 2 }))
     ));
     assert_eq!(store.product("a").unwrap().unwrap().name, "A2");
     assert_eq!(store.head_seq().unwrap(), 2);
@@ -97,7 +97,7 @@ fn reservations_are_all_or_nothing_and_idempotent() {
         .unwrap();
     let short = store.reserve(&reservation("r1", &[("a", 2), ("b", 2)]), 2, "test");
     match short {
-        Err(WriteError::InsufficientStock(items)) => {
+        Err(WriteError::Refused(Refusal::InsufficientStock(items))) => {
             assert_eq!(items.len(), 1);
             assert_eq!((items[0].requested, items[0].available), (2, 1));
         }
@@ -105,7 +105,9 @@ fn reservations_are_all_or_nothing_and_idempotent() {
     }
     assert_eq!(store.product("a").unwrap().unwrap().stock, 5);
     let unknown = store.reserve(&reservation("r1", &[("a", 1), ("zz", 1)]), 2, "test");
-    assert!(matches!(unknown, Err(WriteError::UnknownProducts(ids)) if ids == ["zz"]));
+    assert!(
+        matches!(unknown, Err(WriteError::Refused(Refusal::UnknownProducts(ids))) if ids == ["zz"])
+    );
 
     let held = store
         .reserve(&reservation("r1", &[("a", 2), ("b", 1)]), 3, "test")
@@ -118,7 +120,7 @@ fn reservations_are_all_or_nothing_and_idempotent() {
     assert_eq!(again.reservation, held.reservation);
     assert!(matches!(
         store.reserve(&reservation("r1", &[("a", 1)]), 4, "test"),
-        Err(WriteError::ReservationMismatch(_))
+        Err(WriteError::Refused(Refusal::ReservationMismatch(_)))
     ));
     assert_eq!(store.product("a").unwrap().unwrap().stock, 3);
     assert_eq!(store.product("b").unwrap().unwrap().stock, 0);
@@ -144,11 +146,11 @@ fn stock_never_goes_negative() {
         .unwrap();
     assert!(matches!(
         store.change_stock("a", -2, 2, "test"),
-        Err(WriteError::InsufficientStock(_))
+        Err(WriteError::Refused(Refusal::InsufficientStock(_)))
     ));
     assert!(matches!(
         store.change_stock("a", i64::MAX, 2, "test"),
-        Err(WriteError::StockOverflow { .. })
+        Err(WriteError::Refused(Refusal::StockOverflow { .. }))
     ));
     assert_eq!(store.change_stock("a", -1, 2, "test").unwrap().0.stock, 0);
 }

@@ -19,13 +19,14 @@ use super::{META_AUDIT_SEQ, META_HORIZON, META_SEQ, Store, StoreError, seq_from_
 /// The caller recorded for writes the node makes itself (tombstone retention).
 pub const SELF_CALLER: &str = "catalog-node";
 
-/// Why a write did not happen. Nothing was changed in any of these cases.
-#[derive(Debug, Error)]
-pub enum WriteError {
+/// A write the catalog refused. Nothing changed in any of these cases. Part of the domain's
+/// vocabulary (the service passes it on as it is); only the API maps it to HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Refusal {
     /// The product does not exist.
     #[error("product {0:?} not found")]
     ProductNotFound(String),
-    /// `If-Match` named another version.
+    /// The precondition named another version.
     #[error("product is at version {current}")]
     VersionMismatch {
         /// The product's version (0 when it does not exist).
@@ -49,6 +50,14 @@ pub enum WriteError {
     /// No reservation with this id.
     #[error("reservation {0:?} not found")]
     ReservationNotFound(String),
+}
+
+/// Why a write did not happen. Nothing was changed in either case.
+#[derive(Debug, Error)]
+pub enum WriteError {
+    /// The catalog refused the write.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -129,7 +138,7 @@ impl Tx<'_> {
 
     fn existing_product(&self, id: &str) -> Result<ProductRecord, Abort> {
         self.product(id)?
-            .ok_or_else(|| abort(WriteError::ProductNotFound(id.to_owned())))
+            .ok_or_else(|| abort(Refusal::ProductNotFound(id.to_owned())))
     }
 
     /// Stores a changed product as a new version, with its feed event; returns the seq.
@@ -226,9 +235,9 @@ fn check(pre: Precondition, current: Option<&ProductRecord>) -> Result<(), Abort
     match (pre, current) {
         (Precondition::None, _) => Ok(()),
         (Precondition::Exists, Some(_)) => Ok(()),
-        (Precondition::Exists, None) => Err(abort(WriteError::VersionMismatch { current: 0 })),
+        (Precondition::Exists, None) => Err(abort(Refusal::VersionMismatch { current: 0 })),
         (Precondition::Version(v), Some(c)) if c.version == v => Ok(()),
-        (Precondition::Version(_), c) => Err(abort(WriteError::VersionMismatch {
+        (Precondition::Version(_), c) => Err(abort(Refusal::VersionMismatch {
             current: c.map_or(0, |c| c.version),
         })),
     }
@@ -350,7 +359,7 @@ impl Store {
             let mut record = tx.existing_product(id)?;
             let next = i128::from(record.stock) + i128::from(delta);
             if next < 0 {
-                return Err(abort(WriteError::InsufficientStock(vec![ShortItem {
+                return Err(abort(Refusal::InsufficientStock(vec![ShortItem {
                     product_id: id.to_owned(),
                     requested: delta.unsigned_abs(),
                     available: record.stock,
@@ -360,7 +369,7 @@ impl Store {
                 .ok()
                 .filter(|s| *s <= MAX_STOCK)
                 .ok_or_else(|| {
-                    abort(WriteError::StockOverflow {
+                    abort(Refusal::StockOverflow {
                         product_id: id.to_owned(),
                     })
                 })?;
@@ -387,7 +396,7 @@ impl Store {
                 Tx::get::<ReservationRecord>(tx.reservations, request.id.as_bytes())?
             {
                 if existing.items != wanted {
-                    return Err(abort(WriteError::ReservationMismatch(request.id.clone())));
+                    return Err(abort(Refusal::ReservationMismatch(request.id.clone())));
                 }
                 return Ok(ReserveOutcome {
                     reservation: existing.to_wire(&request.id),
@@ -414,10 +423,10 @@ impl Store {
                 }
             }
             if !missing.is_empty() {
-                return Err(abort(WriteError::UnknownProducts(missing)));
+                return Err(abort(Refusal::UnknownProducts(missing)));
             }
             if !short.is_empty() {
-                return Err(abort(WriteError::InsufficientStock(short)));
+                return Err(abort(Refusal::InsufficientStock(short)));
             }
             let mut seq = None;
             for ((product_id, qty), mut record) in wanted.iter().zip(records) {
@@ -458,7 +467,7 @@ impl Store {
     ) -> Result<(Reservation, Option<u64>), WriteError> {
         self.transact(caller, |tx| {
             let mut reservation = Tx::get::<ReservationRecord>(tx.reservations, id.as_bytes())?
-                .ok_or_else(|| abort(WriteError::ReservationNotFound(id.to_owned())))?;
+                .ok_or_else(|| abort(Refusal::ReservationNotFound(id.to_owned())))?;
             if reservation.status == StoredReservationStatus::Released {
                 return Ok((reservation.to_wire(id), None));
             }

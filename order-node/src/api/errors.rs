@@ -42,7 +42,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Backup(e) => {
                 ApiError::new(Code::BackupFailed, format!("the backup failed: {e}"))
             }
-            ServiceError::Task(e) => ApiError::internal("running a store task", &e),
+            ServiceError::Task(e) => ApiError::internal("running a task", &e),
         }
     }
 }
