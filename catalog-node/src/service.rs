@@ -5,10 +5,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use contracts::ShortItem;
 use contracts::catalog::{
-    BatchGetResponse, EventsPage, MAX_STOCK, Product, ProductInput, ProductPage, ProductPatch,
-    Reservation, ReservationRequest,
+    BatchGetResponse, EventsPage, Product, ProductInput, ProductPage, ProductPatch, Reservation,
+    ReservationRequest,
 };
 use storage::backup::Staged;
 use storage::clock::now_ms;

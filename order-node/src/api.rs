@@ -22,7 +22,7 @@ use contracts::orders::{
 use contracts::{Code, validate};
 use serde::Deserialize;
 
-use crate::service::{Actor, Answer, Cancel, Orders, Placed, Rejection, ServiceError};
+use crate::service::{Actor, Answer, Cancel, Orders, Placed, Rejection};
 
 /// The header naming the end user a caller acts for; trusted only from callers holding
 /// `orders:on-behalf`, refused (403) from any other.

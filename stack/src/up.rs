@@ -231,7 +231,7 @@ fn print_banner(layout: &Layout, orders: &[String], product: &str) {
     // This very binary, so that the printed commands work verbatim from any directory.
     let stack = std::env::current_exe()
         .map(|p| shell_quoted(&p.display().to_string()))
-        .unwrap_or_else(|_| "cargo run -q --release -p stack --".to_owned());
+        .unwrap_or_else(|_| "cargo run -q --profile local -p stack --".to_owned());
     let token = |subject: &str| {
         format!(
             "$({stack} token --subject {subject} --data-dir {})",
@@ -268,7 +268,7 @@ Try:
   # a node directly, with this run's admin token
   curl -fsS -H \"authorization: Bearer $(cat {token})\" {catalog}/v1/products/{product}
 
-`stack status` (cargo run --release -p stack -- status) shows health, data sizes and the search lag.
+`stack status` (cargo run --profile local -p stack -- status) shows health, data sizes and the search lag.
 Ctrl-C stops everything; the next `up` reuses the data.",
         data = layout.data.display(),
         logs = layout.logs().display(),
