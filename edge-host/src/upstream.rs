@@ -1,17 +1,24 @@
-//! How the component's upstream calls leave: through one hyper client with `TCP_NODELAY`,
-//! in plain HTTP, without wasmtime-wasi-http's default sender (and the TLS stack it builds).
+//! How the component's upstream calls leave: through hyper clients with `TCP_NODELAY` that
+//! keep connections alive between calls, in plain HTTP, without wasmtime-wasi-http's default
+//! sender (and the TLS stack it builds).
 //!
-//! Connections are not kept between calls. A keep-alive pool would save a connect per call,
-//! but hyper's pool cannot be told to let go of a host's idle connections when that host
-//! hangs, and edge-host must not hold connections to an upstream it has given up on (the
-//! isolation suite checks it). Each call's connection closes with its answer, or when the
-//! component abandons the call.
+//! Each upstream host has a pool of its own. A keep-alive pool saves a connect (and a
+//! listener's accept) per call, but hyper's pool cannot be told to let go of one host's idle
+//! connections, and edge-host must not hold connections to an upstream it has given up on
+//! (the isolation suite checks it). So the first call to a host that fails, times out or is
+//! abandoned by the component throws that host's whole pool away: its idle connections close
+//! at once, the calls still in flight on it close with their answers, and the next call
+//! starts a fresh pool. A healthy host keeps its connections.
 //!
 //! Upstreams are spoken to in plain HTTP: they are the nodes, on the host's own network. A
 //! component that needs TLS to its upstreams runs on Spin, which has its own client.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use http::uri::Authority;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -22,30 +29,45 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 /// a node on the same network that has not accepted in this long is down).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The client; cheap to clone.
-#[derive(Clone, Debug)]
-pub struct Upstreams {
-    client: Client<HttpConnector, WasiBody>,
+/// How long an idle pooled connection is kept: well below the nodes' own keep-alive idle
+/// timeout (60 s by default), so that edge-host, not the node, closes it, and a call never
+/// races a node closing the connection it was about to use.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Idle connections kept per host: enough for edge-host's instances at full load.
+const MAX_IDLE_PER_HOST: usize = 64;
+
+type HostClient = Client<HttpConnector, WasiBody>;
+
+/// One host's pool and the generation that tells it from the pools it replaced.
+#[derive(Clone)]
+struct Pool {
+    generation: u64,
+    client: HostClient,
 }
 
-impl Default for Upstreams {
-    fn default() -> Self {
-        Self::new()
+/// The clients; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Upstreams {
+    pools: Arc<Mutex<HashMap<Authority, Pool>>>,
+    generations: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Upstreams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hosts = self
+            .pools
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        f.debug_struct("Upstreams").field("hosts", &hosts).finish()
     }
 }
 
 impl Upstreams {
-    /// A client that keeps no idle connection.
+    /// Clients that keep connections alive per host until a call to that host goes wrong.
     pub fn new() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .pool_max_idle_per_host(0)
-            .build(connector);
-        Self { client }
+        Self::default()
     }
 
     /// Sends `request` (whose URI is absolute) and returns the response once its head has
@@ -61,21 +83,81 @@ impl Upstreams {
             tracing::warn!(uri = %request.uri(), "edge-host calls upstreams in plain HTTP only");
             return Err(Error::HttpProtocolError);
         }
+        let Some(host) = request.uri().authority().cloned() else {
+            return Err(Error::HttpRequestUriInvalid);
+        };
         let first_byte = options
             .and_then(|o| o.first_byte_timeout)
             .unwrap_or(Duration::from_secs(600));
         let connect = options
             .and_then(|o| o.connect_timeout)
             .unwrap_or(CONNECT_TIMEOUT);
+        let pool = self.pool(&host, connect);
+        // Armed until the head arrives: a timeout, an error or the component dropping the
+        // call all leave through it.
+        let mut give_up = GiveUp {
+            upstreams: self,
+            host: &host,
+            generation: Some(pool.generation),
+        };
         let response = tokio::time::timeout(
             connect.saturating_add(first_byte),
-            self.client.request(request),
+            pool.client.request(request),
         )
         .await
         .map_err(|_| Error::ConnectionReadTimeout)?
         .map_err(client_error)?;
+        give_up.generation = None;
         Ok(response.map(|body| body.map_err(Error::from).boxed_unsync()))
     }
+
+    /// The pool of `host`, made on first use.
+    fn pool(&self, host: &Authority, connect: Duration) -> Pool {
+        let mut pools = self.pools.lock().unwrap_or_else(PoisonError::into_inner);
+        pools
+            .entry(host.clone())
+            .or_insert_with(|| Pool {
+                generation: self.generations.fetch_add(1, Ordering::Relaxed),
+                client: client(connect),
+            })
+            .clone()
+    }
+
+    /// Throws `host`'s pool away unless it was already replaced since `generation`.
+    fn evict(&self, host: &Authority, generation: u64) {
+        let mut pools = self.pools.lock().unwrap_or_else(PoisonError::into_inner);
+        if pools.get(host).is_some_and(|p| p.generation == generation) {
+            pools.remove(host);
+            tracing::debug!(%host, "dropped the upstream's pooled connections");
+        }
+    }
+}
+
+/// Evicts the host's pool when a call ends without a response head.
+struct GiveUp<'a> {
+    upstreams: &'a Upstreams,
+    host: &'a Authority,
+    generation: Option<u64>,
+}
+
+impl Drop for GiveUp<'_> {
+    fn drop(&mut self) {
+        if let Some(generation) = self.generation {
+            self.upstreams.evict(self.host, generation);
+        }
+    }
+}
+
+fn client(connect: Duration) -> HostClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(connect));
+    Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .pool_idle_timeout(IDLE_TIMEOUT)
+        .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
+        .build(connector)
 }
 
 /// The wasi:http error for a failed request, as close as the client's error lets us tell.
@@ -92,9 +174,9 @@ fn client_error(error: hyper_util::client::legacy::Error) -> Error {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use http_body_util::{Empty, Full};
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use http_body_util::Empty;
+    use std::sync::atomic::AtomicUsize;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn empty() -> WasiBody {
         Empty::<Bytes>::new()
@@ -102,43 +184,129 @@ mod tests {
             .boxed_unsync()
     }
 
-    /// Counts accepted connections and answers every request with "ok".
-    async fn counting_server() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    /// Connections accepted and connections open now.
+    #[derive(Default)]
+    struct Counts {
+        accepted: AtomicUsize,
+        open: AtomicUsize,
+    }
+
+    /// A keep-alive HTTP/1.1 server that answers "ok" to every request except those whose
+    /// path starts with /hang, which it never answers; it counts connections until their
+    /// peer closes them.
+    async fn server() -> (std::net::SocketAddr, Arc<Counts>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let counter = accepted.clone();
+        let counts = Arc::new(Counts::default());
+        let shared = counts.clone();
         tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                counter.fetch_add(1, Ordering::SeqCst);
+            while let Ok((mut stream, _)) = listener.accept().await {
+                shared.accepted.fetch_add(1, Ordering::SeqCst);
+                shared.open.fetch_add(1, Ordering::SeqCst);
+                let counts = shared.clone();
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(|_req| async {
-                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
-                            Bytes::from_static(b"ok"),
-                        )))
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while let Ok(n) = stream.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        seen.extend_from_slice(&buf[..n]);
+                        while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head: Vec<u8> = seen.drain(..end + 4).collect();
+                            if !head.starts_with(b"GET /hang") {
+                                let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                                if stream.write_all(reply).await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    counts.open.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
-        (addr, accepted)
+        (addr, counts)
+    }
+
+    async fn get(upstreams: &Upstreams, url: String) -> Result<Bytes, Error> {
+        let request = http::Request::get(url).body(empty()).unwrap();
+        let options = RequestOptions {
+            connect_timeout: None,
+            first_byte_timeout: Some(Duration::from_millis(200)),
+            between_bytes_timeout: None,
+        };
+        let response = upstreams.send(request, Some(options)).await?;
+        Ok(response.into_body().collect().await.unwrap().to_bytes())
+    }
+
+    async fn open_within(counts: &Counts, expected: usize, within: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let open = counts.open.load(Ordering::SeqCst);
+            if open == expected || tokio::time::Instant::now() >= deadline {
+                return open;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     #[tokio::test]
-    async fn every_call_has_a_connection_of_its_own() {
-        let (addr, accepted) = counting_server().await;
+    async fn calls_to_a_healthy_host_reuse_one_connection() {
+        let (addr, counts) = server().await;
         let upstreams = Upstreams::new();
         for _ in 0..5 {
-            let request = http::Request::get(format!("http://{addr}/x"))
-                .body(empty())
-                .unwrap();
-            let response = upstreams.send(request, None).await.unwrap();
-            let body = response.into_body().collect().await.unwrap().to_bytes();
+            let body = get(&upstreams, format!("http://{addr}/x")).await.unwrap();
             assert_eq!(&body[..], b"ok");
         }
-        assert_eq!(accepted.load(Ordering::SeqCst), 5);
+        assert_eq!(counts.accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_call_that_times_out_closes_every_connection_to_its_host() {
+        let (addr, counts) = server().await;
+        let (other, other_counts) = server().await;
+        let upstreams = Upstreams::new();
+        // Two idle connections to the host, one to another host.
+        let (a, b) = tokio::join!(
+            get(&upstreams, format!("http://{addr}/x")),
+            get(&upstreams, format!("http://{addr}/x"))
+        );
+        a.unwrap();
+        b.unwrap();
+        get(&upstreams, format!("http://{other}/x")).await.unwrap();
+        assert_eq!(counts.open.load(Ordering::SeqCst), 2);
+
+        let error = get(&upstreams, format!("http://{addr}/hang"))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::ConnectionReadTimeout), "{error:?}");
+        assert_eq!(open_within(&counts, 0, Duration::from_secs(3)).await, 0);
+        // The other host keeps its connection, and the host a fresh pool.
+        assert_eq!(other_counts.open.load(Ordering::SeqCst), 1);
+        get(&upstreams, format!("http://{addr}/x")).await.unwrap();
+        assert_eq!(counts.open.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_call_the_component_abandons_closes_the_hosts_connections() {
+        let (addr, counts) = server().await;
+        let upstreams = Upstreams::new();
+        // Two idle connections: the hung call takes one, the other must close too.
+        let (a, b) = tokio::join!(
+            get(&upstreams, format!("http://{addr}/x")),
+            get(&upstreams, format!("http://{addr}/x"))
+        );
+        a.unwrap();
+        b.unwrap();
+        assert_eq!(counts.open.load(Ordering::SeqCst), 2);
+        let request = http::Request::get(format!("http://{addr}/hang"))
+            .body(empty())
+            .unwrap();
+        let abandoned =
+            tokio::time::timeout(Duration::from_millis(100), upstreams.send(request, None)).await;
+        assert!(abandoned.is_err(), "the hung call answered");
+        assert_eq!(open_within(&counts, 0, Duration::from_secs(3)).await, 0);
     }
 
     #[tokio::test]
