@@ -1,0 +1,613 @@
+//! Side by side on one machine: this project against the shared-database baseline
+//! (`benches/shared-db`: one axum service over one PostgreSQL, the order view as one JOIN,
+//! placement as one transaction), and a bare hyper "hello" server as the ceiling of what
+//! any HTTP service can do here.
+//!
+//! Starts the release catalog-node (demo catalogue), order-node and edge-host with the
+//! composer; a throwaway PostgreSQL with the release `shared-db` over the same catalogue; and
+//! the hello server (this binary, `compare hello`). Places orders of 1, 10 and 50 lines in
+//! both systems, then drives the same load tool (`oha`) against both, scenario by scenario,
+//! at 1 and 32 connections, alternating which system goes first from round to round, and
+//! prints one table of medians over the rounds: 2xx/s, p50 and p99 per system and the ratio.
+//! Upstream calls per composed request are counted on the nodes' own `/metrics`.
+//!
+//! `compare [--seconds N (default 5)] [--rounds N (default 3)] [--oha PATH] [--out FILE]`;
+//! `scripts/compare` builds what it needs and installs `oha` when missing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{ExitCode, Stdio};
+use std::time::Duration;
+
+use benches::composer::ComposerBench;
+use benches::system::{metrics_text, order_body};
+use serde_json::Value;
+use shared_db::postgres::Throwaway;
+use system_tests::Rng;
+use system_tests::node::binary;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Connection counts every scenario runs at.
+const CONNECTIONS: [u64; 2] = [1, 32];
+/// Sizes of the orders whose views are loaded.
+const VIEW_SIZES: [usize; 3] = [1, 10, 50];
+/// Lines of each placed order.
+const POST_LINES: usize = 3;
+/// Stock given to the products the placements take from, so that no run runs out.
+const PLENTY: u64 = 100_000_000;
+
+/// Side by side: this project against one axum service over one shared PostgreSQL, and a
+/// bare hyper server, under the same load tool, alternating, medians over the rounds.
+#[derive(Debug, clap::Parser)]
+#[command(name = "compare", about, long_about)]
+struct Settings {
+    /// Seconds of load per run (1 to 30).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=30))]
+    seconds: u64,
+
+    /// Rounds; each scenario runs once per system per round (1 to 9).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=9))]
+    rounds: u64,
+
+    /// The oha binary to run.
+    #[arg(long, default_value = "oha")]
+    oha: String,
+
+    /// Also write the table (Markdown) to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Sub>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Serves "hello" on a loopback port (printed as `listening on http://ADDR`) until killed:
+    /// the bare hyper server of the comparison.
+    Hello,
+}
+
+/// The systems compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum System {
+    Project,
+    Shared,
+    Hello,
+}
+
+impl System {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Project => "this project",
+            Self::Shared => "shared PostgreSQL",
+            Self::Hello => "bare hyper",
+        }
+    }
+}
+
+/// One HTTP request `oha` repeats.
+#[derive(Debug, Clone)]
+struct Target {
+    method: &'static str,
+    url: String,
+    token: Option<String>,
+    body: Option<String>,
+}
+
+/// What one system does for one scenario.
+struct Scenario {
+    name: String,
+    targets: Vec<(System, Target)>,
+}
+
+/// One oha run.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    ok_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    non_2xx: u64,
+}
+
+async fn oha(settings: &Settings, target: &Target, connections: u64) -> Result<Run, String> {
+    let mut cmd = Command::new(&settings.oha);
+    cmd.args(["--no-tui", "--output-format", "json"])
+        .args(["-z", &format!("{}s", settings.seconds)])
+        .args(["-c", &connections.to_string()])
+        .args(["-m", target.method]);
+    if let Some(token) = &target.token {
+        cmd.args(["-H", &format!("authorization: Bearer {token}")]);
+    }
+    if let Some(body) = &target.body {
+        cmd.args(["-T", "application/json", "-d", body]);
+    }
+    cmd.arg(&target.url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", settings.oha))?;
+    let limit = Duration::from_secs(settings.seconds + 30);
+    let out = tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .map_err(|_| format!("oha overran {limit:?} on {}", target.url))?
+        .map_err(|e| format!("oha on {}: {e}", target.url))?;
+    if !out.status.success() {
+        return Err(format!(
+            "oha on {} failed ({}): {}",
+            target.url,
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("oha's JSON on {}: {e}", target.url))?;
+    let total_secs = report["summary"]["total"].as_f64().unwrap_or(f64::NAN);
+    let statuses = report["statusCodeDistribution"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let count = |ok: bool| -> u64 {
+        statuses
+            .iter()
+            .filter(|(code, _)| code.starts_with('2') == ok)
+            .filter_map(|(_, n)| n.as_u64())
+            .sum()
+    };
+    let latency = |p: &str| {
+        report["metrics"]["latency_ms"][p]
+            .as_f64()
+            .unwrap_or(f64::NAN)
+    };
+    Ok(Run {
+        ok_per_sec: count(true) as f64 / total_secs,
+        p50_ms: latency("p50"),
+        p99_ms: latency("p99"),
+        non_2xx: count(false),
+    })
+}
+
+/// A child process that printed `listening on http://ADDR`; killed when dropped.
+struct Server {
+    _child: Child,
+    base: String,
+}
+
+async fn spawn_server(mut cmd: Command, what: &str) -> Server {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("start {what}: {e}"));
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let base = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                return Some(addr.trim().to_owned());
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+    .unwrap_or_else(|| panic!("{what} did not say where it listens"));
+    // Keep draining its standard output so that it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Server {
+        _child: child,
+        base,
+    }
+}
+
+/// The demo catalogue with every product's stock at [`PLENTY`], for the baseline.
+fn plentiful_catalogue(dir: &std::path::Path) -> PathBuf {
+    let text = std::fs::read_to_string(benches::demo_catalog()).expect("demo catalogue");
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut product: Value = serde_json::from_str(line).expect("catalogue line");
+        product["stock"] = PLENTY.into();
+        out.push_str(&product.to_string());
+        out.push('\n');
+    }
+    let path = dir.join("catalogue.jsonl");
+    std::fs::write(&path, out).expect("write catalogue");
+    path
+}
+
+/// The sum of every `http_requests_total` sample in a node's metrics.
+async fn requests_served(http: &reqwest::Client, base: &str) -> f64 {
+    metrics_text(http, base)
+        .await
+        .lines()
+        .filter(|l| l.starts_with("http_requests_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn post_json(http: &reqwest::Client, url: &str, token: Option<&str>, body: &Value) -> Value {
+    let mut request = http.post(url).json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("POST");
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    assert!(status.is_success(), "POST {url}: {status}: {text}");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+struct Setup {
+    project: ComposerBench,
+    shared: Server,
+    hello: Server,
+    scenarios: Vec<Scenario>,
+    upstream_calls: BTreeMap<usize, f64>,
+    _postgres: Throwaway,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup() -> Result<Setup, String> {
+    let postgres = Throwaway::start().await.map_err(|e| e.to_string())?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let project = ComposerBench::start().await;
+    let http = project.ob.fx.http.clone();
+
+    let mut cmd = Command::new(binary("shared-db"));
+    cmd.args(["--listen", "127.0.0.1:0", "--database-url"])
+        .arg(postgres.url())
+        .arg("--catalogue")
+        .arg(plentiful_catalogue(dir.path()));
+    let shared = spawn_server(cmd, "shared-db").await;
+    let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
+    cmd.arg("hello");
+    let hello = spawn_server(cmd, "the hello server").await;
+
+    let mut rng = Rng::new(0xC0_4FA2E);
+    let fx = &project.ob.fx;
+    // The placements take from three products with plenty of stock in both systems.
+    let post_ids = fx.pick_ids(&mut rng, POST_LINES);
+    for id in &post_ids {
+        let mut product = fx.get_json(&format!("/v1/products/{id}")).await;
+        let mut input = serde_json::Map::new();
+        for field in ["name", "description", "category", "price_minor", "currency"] {
+            input.insert(field.to_owned(), product[field].take());
+        }
+        input.insert("stock".to_owned(), PLENTY.into());
+        let put = fx
+            .http
+            .put(fx.url(&format!("/v1/products/{id}")))
+            .bearer_auth(&fx.admin)
+            .json(&input)
+            .send()
+            .await
+            .expect("PUT product");
+        assert!(put.status().is_success(), "raising the stock of {id}");
+    }
+    let post_body = order_body("compare-customer", post_ids.iter().map(String::as_str));
+
+    let product = fx.pick_ids(&mut rng, 1).remove(0);
+    let mut scenarios = vec![Scenario {
+        name: "product GET".to_owned(),
+        targets: vec![
+            (
+                System::Project,
+                Target {
+                    method: "GET",
+                    url: fx.url(&format!("/v1/products/{product}")),
+                    token: Some(fx.reader.clone()),
+                    body: None,
+                },
+            ),
+            (
+                System::Shared,
+                Target {
+                    method: "GET",
+                    url: format!("{}/v1/products/{product}", shared.base),
+                    token: None,
+                    body: None,
+                },
+            ),
+            (
+                System::Hello,
+                Target {
+                    method: "GET",
+                    url: format!("{}/", hello.base),
+                    token: None,
+                    body: None,
+                },
+            ),
+        ],
+    }];
+    let mut upstream_calls = BTreeMap::new();
+    for lines in VIEW_SIZES {
+        let ids = fx.pick_ids(&mut rng, lines);
+        let order = project.place(&format!("compare-view-{lines}"), &ids).await;
+        project.check_same_views(&order.id).await;
+        let body = order_body(
+            &format!("compare-view-{lines}"),
+            ids.iter().map(String::as_str),
+        );
+        let placed = post_json(&http, &format!("{}/v1/orders", shared.base), None, &body).await;
+        let shared_id = placed["id"].as_str().expect("order id").to_owned();
+        let view_url = format!("{}/v1/order-views/{}", project.host_base, order.id);
+
+        // Upstream calls per composed view, from the nodes' own request counters.
+        const PROBES: usize = 20;
+        let before =
+            requests_served(&http, &fx.base).await + requests_served(&http, &project.ob.base).await;
+        for _ in 0..PROBES {
+            project.get_text(&view_url, Some(&project.staff)).await;
+        }
+        let after =
+            requests_served(&http, &fx.base).await + requests_served(&http, &project.ob.base).await;
+        // Each reading of /metrics is itself one request on each node, counted in `after`.
+        upstream_calls.insert(lines, (after - before - 2.0) / PROBES as f64);
+
+        scenarios.push(Scenario {
+            name: format!(
+                "order view, {lines} line{}",
+                if lines == 1 { "" } else { "s" }
+            ),
+            targets: vec![
+                (
+                    System::Project,
+                    Target {
+                        method: "GET",
+                        url: view_url,
+                        token: Some(project.staff.clone()),
+                        body: None,
+                    },
+                ),
+                (
+                    System::Shared,
+                    Target {
+                        method: "GET",
+                        url: format!("{}/v1/order-views/{shared_id}", shared.base),
+                        token: None,
+                        body: None,
+                    },
+                ),
+            ],
+        });
+    }
+    // Last, so that the reads above run on stores no load has written to.
+    scenarios.push(Scenario {
+        name: format!("POST order ({POST_LINES} lines, durable)"),
+        targets: vec![
+            (
+                System::Project,
+                Target {
+                    method: "POST",
+                    url: format!("{}/v1/orders", project.ob.base),
+                    token: Some(project.ob.shop.clone()),
+                    body: Some(post_body.to_string()),
+                },
+            ),
+            (
+                System::Shared,
+                Target {
+                    method: "POST",
+                    url: format!("{}/v1/orders", shared.base),
+                    token: None,
+                    body: Some(post_body.to_string()),
+                },
+            ),
+        ],
+    });
+    Ok(Setup {
+        project,
+        shared,
+        hello,
+        scenarios,
+        upstream_calls,
+        _postgres: postgres,
+        _dir: dir,
+    })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+type Key = (usize, u64, System);
+
+async fn measure(settings: &Settings, setup: &Setup) -> Result<BTreeMap<Key, Vec<Run>>, String> {
+    let mut runs: BTreeMap<Key, Vec<Run>> = BTreeMap::new();
+    for round in 0..settings.rounds {
+        println!("\n== round {} of {}", round + 1, settings.rounds);
+        for (index, scenario) in setup.scenarios.iter().enumerate() {
+            for connections in CONNECTIONS {
+                let mut order: Vec<&(System, Target)> = scenario.targets.iter().collect();
+                // Alternate who goes first, so that neither system always runs on the
+                // machine as the other left it.
+                if round % 2 == 1 {
+                    order.reverse();
+                }
+                for (system, target) in order {
+                    let run = oha(settings, target, connections).await?;
+                    println!(
+                        "{:<28} c={:<2} {:<18} {:>8.0} 2xx/s  p50 {:>7.2} ms  p99 {:>7.2} ms{}",
+                        scenario.name,
+                        connections,
+                        system.label(),
+                        run.ok_per_sec,
+                        run.p50_ms,
+                        run.p99_ms,
+                        if run.non_2xx > 0 {
+                            format!("  ({} not 2xx)", run.non_2xx)
+                        } else {
+                            String::new()
+                        }
+                    );
+                    runs.entry((index, connections, *system))
+                        .or_default()
+                        .push(run);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+    Ok(runs)
+}
+
+fn table(
+    settings: &Settings,
+    scenarios: &[Scenario],
+    upstream_calls: &BTreeMap<usize, f64>,
+    runs: &BTreeMap<Key, Vec<Run>>,
+) -> String {
+    let mut out = format!(
+        "Medians of {} rounds of {} s per run (oha, keep-alive), systems alternating.\n\n\
+         | scenario | conns | this project 2xx/s | p50 | p99 | shared PostgreSQL 2xx/s | p50 | p99 | \
+         req/s ratio | p50 ratio |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        settings.rounds, settings.seconds
+    );
+    let stat = |key: &Key, f: fn(&Run) -> f64| {
+        runs.get(key)
+            .map(|r| median(r.iter().map(f).collect()))
+            .unwrap_or(f64::NAN)
+    };
+    for (index, scenario) in scenarios.iter().enumerate() {
+        for connections in CONNECTIONS {
+            let p = (index, connections, System::Project);
+            let s = (index, connections, System::Shared);
+            let (p_rps, s_rps) = (stat(&p, |r| r.ok_per_sec), stat(&s, |r| r.ok_per_sec));
+            let (p_p50, s_p50) = (stat(&p, |r| r.p50_ms), stat(&s, |r| r.p50_ms));
+            out.push_str(&format!(
+                "| {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.0} | {:.2} ms | {:.2} ms | {:.2}× | {:.2}× |\n",
+                scenario.name,
+                connections,
+                p_rps,
+                p_p50,
+                stat(&p, |r| r.p99_ms),
+                s_rps,
+                s_p50,
+                stat(&s, |r| r.p99_ms),
+                p_rps / s_rps,
+                p_p50 / s_p50,
+            ));
+        }
+    }
+    out.push_str("\nThe ceiling: a bare hyper server answering \"hello\" on the same machine:\n\n");
+    for connections in CONNECTIONS {
+        let h = (0, connections, System::Hello);
+        let p = (0, connections, System::Project);
+        let h_rps = stat(&h, |r| r.ok_per_sec);
+        out.push_str(&format!(
+            "- c={connections}: {:.0} req/s, p50 {:.2} ms; catalog-node's product GET reaches {:.0}% of it\n",
+            h_rps,
+            stat(&h, |r| r.p50_ms),
+            100.0 * stat(&p, |r| r.ok_per_sec) / h_rps
+        ));
+    }
+    out.push_str("\nUpstream calls per composed order view (counted on the nodes' /metrics):\n\n");
+    for (lines, calls) in upstream_calls {
+        out.push_str(&format!("- {lines} line(s): {calls:.2}\n"));
+    }
+    out
+}
+
+async fn compare(settings: Settings) -> Result<String, String> {
+    let version = Command::new(&settings.oha)
+        .arg("--version")
+        .output()
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot run {} ({e}); install it with `cargo install oha --locked`",
+                settings.oha
+            )
+        })?;
+    println!(
+        "load tool: {}",
+        String::from_utf8_lossy(&version.stdout).trim()
+    );
+    let setup = setup().await?;
+    println!("this project: composer {}", setup.project.host_base);
+    println!("shared PostgreSQL: {}", setup.shared.base);
+    println!("bare hyper: {}", setup.hello.base);
+    let runs = measure(&settings, &setup).await;
+    let Setup {
+        project,
+        scenarios,
+        upstream_calls,
+        ..
+    } = setup;
+    project.stop().await;
+    Ok(table(&settings, &scenarios, &upstream_calls, &runs?))
+}
+
+/// The hello server: hyper's http1 server on a multi-threaded runtime, nothing else.
+fn hello() -> ExitCode {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        println!(
+            "listening on http://{}",
+            listener.local_addr().expect("addr")
+        );
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_request| async {
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                        Bytes::from_static(b"hello"),
+                    )))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    })
+}
+
+fn main() -> ExitCode {
+    let settings = <Settings as clap::Parser>::parse();
+    if let Some(Sub::Hello) = settings.command {
+        return hello();
+    }
+    let out = settings.out.clone();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match rt.block_on(compare(settings)) {
+        Ok(table) => {
+            println!("\n{table}");
+            if let Some(path) = out
+                && let Err(e) = std::fs::write(&path, &table)
+            {
+                eprintln!("compare: cannot write {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("compare: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
