@@ -16,18 +16,23 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
 use benches::composer::ComposerBench;
 use benches::system::{metrics_text, order_body};
+use plotters::prelude::*;
+use plotters::style::{FontStyle, register_font};
 use serde_json::Value;
 use shared_db::postgres::Throwaway;
 use system_tests::Rng;
 use system_tests::node::binary;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+
+/// The font every label of the chart is drawn with (see the `chart` program).
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
 /// Connection counts every scenario runs at.
 const CONNECTIONS: [u64; 2] = [1, 32];
@@ -58,6 +63,10 @@ struct Settings {
     /// Also write the table (Markdown) to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+
+    /// Also draw the 32-connection throughput of both systems as a bar chart (PNG) here.
+    #[arg(long)]
+    chart: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Option<Sub>,
@@ -519,6 +528,111 @@ fn table(
     out
 }
 
+/// One bar group of the chart: a scenario's 2xx/s at 32 connections, per system.
+struct Bars {
+    scenario: String,
+    project: f64,
+    shared: f64,
+}
+
+fn bars(scenarios: &[Scenario], runs: &BTreeMap<Key, Vec<Run>>) -> Vec<Bars> {
+    let rps = |key: &Key| {
+        runs.get(key)
+            .map(|r| median(r.iter().map(|r| r.ok_per_sec).collect()))
+            .unwrap_or(f64::NAN)
+    };
+    scenarios
+        .iter()
+        .enumerate()
+        .map(|(index, scenario)| Bars {
+            scenario: scenario.name.clone(),
+            project: rps(&(index, 32, System::Project)),
+            shared: rps(&(index, 32, System::Shared)),
+        })
+        .collect()
+}
+
+/// Draws `bars` into `out` (PNG): per scenario, both systems' 2xx/s at 32 connections.
+fn draw(out: &Path, bars: &[Bars], note: &str) -> Result<(), Box<dyn std::error::Error>> {
+    register_font("sans-serif", FontStyle::Normal, FONT).map_err(|_| "the font does not load")?;
+    let top = bars
+        .iter()
+        .flat_map(|b| [b.project, b.shared])
+        .filter(|v| v.is_finite())
+        .fold(1.0f64, f64::max)
+        * 1.15;
+    let root = BitMapBackend::new(out, (1200, 700)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (chart_area, note_area) = root.split_vertically(660);
+    let mut chart = ChartBuilder::on(&chart_area)
+        .caption(
+            "Requests per second at 32 connections: this project vs one shared PostgreSQL",
+            ("sans-serif", 24),
+        )
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(90)
+        .build_cartesian_2d(0f64..bars.len() as f64, 0f64..top)?;
+    let names: Vec<String> = bars.iter().map(|b| b.scenario.clone()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(bars.len() * 2 + 1)
+        .x_label_formatter(&|x| {
+            let i = x.floor() as usize;
+            if (x - x.floor() - 0.5).abs() < 0.01 {
+                names.get(i).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc("2xx responses per second (median over the rounds)")
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 17))
+        .draw()?;
+    let systems = [
+        ("this project", RGBColor(31, 119, 180), 0.1),
+        ("shared PostgreSQL", RGBColor(214, 39, 40), 0.5),
+    ];
+    for (label, color, offset) in systems {
+        let values: Vec<(usize, f64)> = bars
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (i, if offset < 0.3 { b.project } else { b.shared }))
+            .filter(|(_, v)| v.is_finite())
+            .collect();
+        chart
+            .draw_series(values.iter().map(|&(i, v)| {
+                let x = i as f64 + offset;
+                Rectangle::new([(x, 0.0), (x + 0.38, v)], color.filled())
+            }))?
+            .label(label)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], color.filled()));
+        chart.draw_series(values.iter().map(|&(i, v)| {
+            Text::new(
+                format!("{v:.0}"),
+                (i as f64 + offset + 0.02, v + top * 0.01),
+                ("sans-serif", 14).into_font(),
+            )
+        }))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", 16))
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()?;
+    note_area.draw(&Text::new(
+        note.to_owned(),
+        (20, 10),
+        ("sans-serif", 15).into_font().color(&BLACK.mix(0.7)),
+    ))?;
+    root.present()?;
+    Ok(())
+}
+
 async fn compare(settings: Settings) -> Result<String, String> {
     let version = Command::new(&settings.oha)
         .arg("--version")
@@ -546,7 +660,17 @@ async fn compare(settings: Settings) -> Result<String, String> {
         ..
     } = setup;
     project.stop().await;
-    Ok(table(&settings, &scenarios, &upstream_calls, &runs?))
+    let runs = runs?;
+    if let Some(path) = &settings.chart {
+        let note = format!(
+            "oha, {} rounds of {} s per system and scenario, alternating; medians; one 2-core machine, loopback",
+            settings.rounds, settings.seconds
+        );
+        draw(path, &bars(&scenarios, &runs), &note)
+            .map_err(|e| format!("drawing {}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(table(&settings, &scenarios, &upstream_calls, &runs))
 }
 
 /// The hello server: hyper's http1 server on a multi-threaded runtime, nothing else.
