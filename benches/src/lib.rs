@@ -279,5 +279,6 @@ impl FlushCounters {
 
 pub mod composer;
 pub mod estimates;
+pub mod oha;
 pub mod system;
 pub mod wasm;

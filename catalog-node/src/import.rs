@@ -1,17 +1,13 @@
 //! `catalog-node import FILE.jsonl`: bulk-loads products straight into the store, for demo
 //! data and benchmarks. The node must not be running (the store is locked while it is).
 
-use std::collections::HashSet;
-use std::io::BufRead;
 use std::path::Path;
 
 /// The caller recorded for the products an offline import writes (audit trail, feed).
 pub const IMPORT_CALLER: &str = "import";
 
-use contracts::catalog::ProductInput;
-use contracts::validate;
+use contracts::catalog::{ProductInput, parse_catalogue};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Deserialize;
 use storage::clock::now_ms;
 use thiserror::Error;
 
@@ -19,20 +15,6 @@ use crate::store::{Store, StoreError, WriteError};
 
 /// Products written per transaction.
 const CHUNK: usize = 500;
-
-/// One line of an import file: a product with its id.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ImportLine {
-    id: String,
-    name: String,
-    #[serde(default)]
-    description: String,
-    category: String,
-    price_minor: u64,
-    currency: String,
-    stock: u64,
-}
 
 /// The import failed; if it failed before writing, nothing was written.
 #[derive(Debug, Error)]
@@ -122,39 +104,14 @@ pub fn run(data_dir: &Path, file: &Path) -> Result<ImportReport, ImportError> {
 }
 
 fn read(file: &Path) -> Result<Vec<(String, ProductInput)>, ImportError> {
-    let read_error = |source| ImportError::Read {
+    let text = std::fs::read_to_string(file).map_err(|source| ImportError::Read {
         path: file.display().to_string(),
         source,
-    };
-    let reader = std::io::BufReader::new(std::fs::File::open(file).map_err(read_error)?);
-    let mut products = Vec::new();
-    let mut seen = HashSet::new();
-    for (n, line) in reader.lines().enumerate() {
-        let line = line.map_err(read_error)?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let invalid = |message: String| ImportError::Invalid {
-            line: n + 1,
-            message,
-        };
-        let parsed: ImportLine = serde_json::from_str(&line).map_err(|e| invalid(e.to_string()))?;
-        validate::id("id", &parsed.id).map_err(|e| invalid(e.to_string()))?;
-        let input = ProductInput {
-            name: parsed.name,
-            description: parsed.description,
-            category: parsed.category,
-            price_minor: parsed.price_minor,
-            currency: parsed.currency,
-            stock: parsed.stock,
-        };
-        input.validate().map_err(|e| invalid(e.to_string()))?;
-        if !seen.insert(parsed.id.clone()) {
-            return Err(invalid(format!("id {:?} appears twice", parsed.id)));
-        }
-        products.push((parsed.id, input));
-    }
-    Ok(products)
+    })?;
+    parse_catalogue(&text).map_err(|e| ImportError::Invalid {
+        line: e.line,
+        message: e.message,
+    })
 }
 
 #[cfg(test)]

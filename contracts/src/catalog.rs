@@ -287,6 +287,64 @@ pub struct EventsPage {
     pub head_seq: u64,
 }
 
+/// One line of a catalogue file: a product with its id.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogueLine {
+    id: String,
+    name: String,
+    #[serde(default)]
+    description: String,
+    category: String,
+    price_minor: u64,
+    currency: String,
+    stock: u64,
+}
+
+/// The first line of a catalogue file that cannot be taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct CatalogueError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Every product of a catalogue file (JSON Lines, one product with its `id` a line, the
+/// format of `catalog-node import` and `stack up --demo-catalogue`), each checked as a PUT
+/// would be, no id twice; blank lines are skipped.
+pub fn parse_catalogue(text: &str) -> Result<Vec<(String, ProductInput)>, CatalogueError> {
+    let mut products = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let invalid = |message: String| CatalogueError {
+            line: n + 1,
+            message,
+        };
+        let parsed: CatalogueLine =
+            serde_json::from_str(line).map_err(|e| invalid(e.to_string()))?;
+        validate::id("id", &parsed.id).map_err(|e| invalid(e.to_string()))?;
+        let input = ProductInput {
+            name: parsed.name,
+            description: parsed.description,
+            category: parsed.category,
+            price_minor: parsed.price_minor,
+            currency: parsed.currency,
+            stock: parsed.stock,
+        };
+        input.validate().map_err(|e| invalid(e.to_string()))?;
+        if !seen.insert(parsed.id.clone()) {
+            return Err(invalid(format!("id {:?} appears twice", parsed.id)));
+        }
+        products.push((parsed.id, input));
+    }
+    Ok(products)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

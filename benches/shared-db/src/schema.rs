@@ -1,12 +1,9 @@
 //! The three tables of the shared database, and the loader of a catalogue in the JSON Lines
 //! format of `catalog-node import` (one product with its `id` per line).
 
-use std::collections::HashSet;
 use std::path::Path;
 
-use contracts::catalog::ProductInput;
-use contracts::validate;
-use serde::Deserialize;
+use contracts::catalog::{ProductInput, parse_catalogue};
 use thiserror::Error;
 
 use crate::store::{Store, StoreError};
@@ -69,20 +66,6 @@ const UPSERT: &str = "INSERT INTO products \
          version = products.version + 1, updated_seq = EXCLUDED.updated_seq, \
          updated_at = EXCLUDED.updated_at";
 
-/// One line of a catalogue file: a product with its id.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CatalogueLine {
-    id: String,
-    name: String,
-    #[serde(default)]
-    description: String,
-    category: String,
-    price_minor: u64,
-    currency: String,
-    stock: u64,
-}
-
 /// The catalogue could not be loaded; nothing of it was stored.
 #[derive(Debug, Error)]
 pub enum LoadError {
@@ -113,37 +96,13 @@ pub async fn create(store: &Store) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Checks every line of a catalogue the way `catalog-node import` does: each a known-shaped
-/// product with a valid id, no id twice. Blank lines are skipped.
+/// Checks every line of a catalogue the way `catalog-node import` does (the same
+/// [`parse_catalogue`]).
 pub fn parse(text: &str) -> Result<Vec<(String, ProductInput)>, LoadError> {
-    let mut products = Vec::new();
-    let mut seen = HashSet::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let invalid = |message: String| LoadError::Invalid {
-            line: n + 1,
-            message,
-        };
-        let parsed: CatalogueLine =
-            serde_json::from_str(line).map_err(|e| invalid(e.to_string()))?;
-        validate::id("id", &parsed.id).map_err(|e| invalid(e.to_string()))?;
-        let input = ProductInput {
-            name: parsed.name,
-            description: parsed.description,
-            category: parsed.category,
-            price_minor: parsed.price_minor,
-            currency: parsed.currency,
-            stock: parsed.stock,
-        };
-        input.validate().map_err(|e| invalid(e.to_string()))?;
-        if !seen.insert(parsed.id.clone()) {
-            return Err(invalid(format!("id {:?} appears twice", parsed.id)));
-        }
-        products.push((parsed.id, input));
-    }
-    Ok(products)
+    parse_catalogue(text).map_err(|e| LoadError::Invalid {
+        line: e.line,
+        message: e.message,
+    })
 }
 
 /// Loads the catalogue in `file` in one transaction, replacing products already there;

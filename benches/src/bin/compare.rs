@@ -21,6 +21,7 @@ use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
 use benches::composer::ComposerBench;
+use benches::oha::{Oha, Report, Target};
 use benches::system::{metrics_text, order_body};
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
@@ -97,88 +98,10 @@ impl System {
     }
 }
 
-/// One HTTP request `oha` repeats.
-#[derive(Debug, Clone)]
-struct Target {
-    method: &'static str,
-    url: String,
-    token: Option<String>,
-    body: Option<String>,
-}
-
 /// What one system does for one scenario.
 struct Scenario {
     name: String,
     targets: Vec<(System, Target)>,
-}
-
-/// One oha run.
-#[derive(Debug, Clone, Copy)]
-struct Run {
-    ok_per_sec: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    non_2xx: u64,
-}
-
-async fn oha(settings: &Settings, target: &Target, connections: u64) -> Result<Run, String> {
-    let mut cmd = Command::new(&settings.oha);
-    cmd.args(["--no-tui", "--output-format", "json"])
-        .args(["-z", &format!("{}s", settings.seconds)])
-        .args(["-c", &connections.to_string()])
-        .args(["-m", target.method]);
-    if let Some(token) = &target.token {
-        cmd.args(["-H", &format!("authorization: Bearer {token}")]);
-    }
-    if let Some(body) = &target.body {
-        cmd.args(["-T", "application/json", "-d", body]);
-    }
-    cmd.arg(&target.url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", settings.oha))?;
-    let limit = Duration::from_secs(settings.seconds + 30);
-    let out = tokio::time::timeout(limit, child.wait_with_output())
-        .await
-        .map_err(|_| format!("oha overran {limit:?} on {}", target.url))?
-        .map_err(|e| format!("oha on {}: {e}", target.url))?;
-    if !out.status.success() {
-        return Err(format!(
-            "oha on {} failed ({}): {}",
-            target.url,
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("oha's JSON on {}: {e}", target.url))?;
-    let total_secs = report["summary"]["total"].as_f64().unwrap_or(f64::NAN);
-    let statuses = report["statusCodeDistribution"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    let count = |ok: bool| -> u64 {
-        statuses
-            .iter()
-            .filter(|(code, _)| code.starts_with('2') == ok)
-            .filter_map(|(_, n)| n.as_u64())
-            .sum()
-    };
-    let latency = |p: &str| {
-        report["metrics"]["latency_ms"][p]
-            .as_f64()
-            .unwrap_or(f64::NAN)
-    };
-    Ok(Run {
-        ok_per_sec: count(true) as f64 / total_secs,
-        p50_ms: latency("p50"),
-        p99_ms: latency("p99"),
-        non_2xx: count(false),
-    })
 }
 
 /// A child process that printed `listening on http://ADDR`; killed when dropped.
@@ -432,7 +355,14 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 type Key = (usize, u64, System);
 
-async fn measure(settings: &Settings, setup: &Setup) -> Result<BTreeMap<Key, Vec<Run>>, String> {
+/// What the tables and the chart keep of one oha run.
+type Run = Report;
+
+async fn measure(
+    oha: &Oha,
+    settings: &Settings,
+    setup: &Setup,
+) -> Result<BTreeMap<Key, Vec<Run>>, String> {
     let mut runs: BTreeMap<Key, Vec<Run>> = BTreeMap::new();
     for round in 0..settings.rounds {
         println!("\n== round {} of {}", round + 1, settings.rounds);
@@ -445,7 +375,7 @@ async fn measure(settings: &Settings, setup: &Setup) -> Result<BTreeMap<Key, Vec
                     order.reverse();
                 }
                 for (system, target) in order {
-                    let run = oha(settings, target, connections).await?;
+                    let run = oha.run(target, connections).await?;
                     println!(
                         "{:<28} c={:<2} {:<18} {:>8.0} 2xx/s  p50 {:>7.2} ms  p99 {:>7.2} ms{}",
                         scenario.name,
@@ -454,8 +384,8 @@ async fn measure(settings: &Settings, setup: &Setup) -> Result<BTreeMap<Key, Vec
                         run.ok_per_sec,
                         run.p50_ms,
                         run.p99_ms,
-                        if run.non_2xx > 0 {
-                            format!("  ({} not 2xx)", run.non_2xx)
+                        if run.not_ok > 0 {
+                            format!("  ({} not 2xx)", run.not_ok)
                         } else {
                             String::new()
                         }
@@ -634,25 +564,16 @@ fn draw(out: &Path, bars: &[Bars], note: &str) -> Result<(), Box<dyn std::error:
 }
 
 async fn compare(settings: Settings) -> Result<String, String> {
-    let version = Command::new(&settings.oha)
-        .arg("--version")
-        .output()
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot run {} ({e}); install it with `cargo install oha --locked`",
-                settings.oha
-            )
-        })?;
-    println!(
-        "load tool: {}",
-        String::from_utf8_lossy(&version.stdout).trim()
-    );
+    let oha = Oha {
+        program: settings.oha.clone(),
+        seconds: settings.seconds,
+    };
+    println!("load tool: {}", oha.version().await?);
     let setup = setup().await?;
     println!("this project: composer {}", setup.project.host_base);
     println!("shared PostgreSQL: {}", setup.shared.base);
     println!("bare hyper: {}", setup.hello.base);
-    let runs = measure(&settings, &setup).await;
+    let runs = measure(&oha, &settings, &setup).await;
     let Setup {
         project,
         scenarios,

@@ -11,12 +11,12 @@
 //! `[--oha PATH]`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use benches::composer::ComposerBench;
+use benches::oha::{Oha, Report, Target};
 use benches::system::order_body;
-use serde_json::Value;
 use system_tests::Rng;
 
 /// Lines of the order whose view is loaded through the composer.
@@ -26,23 +26,10 @@ const BATCH_IDS: usize = 50;
 /// Lines of each order the POST target places.
 const POST_LINES: usize = 3;
 
-/// One load target: an HTTP request `oha` repeats.
-struct Target {
+/// One load target: a name and the request `oha` repeats.
+struct Named {
     name: &'static str,
-    method: &'static str,
-    url: String,
-    token: Option<String>,
-    body: Option<String>,
-}
-
-/// What `oha` measured for one target.
-struct Measured {
-    name: &'static str,
-    ok_per_sec: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    statuses: String,
-    errors: String,
+    target: Target,
 }
 
 /// Throughput of the running system under oha, loopback only: starts the release
@@ -65,83 +52,8 @@ struct Settings {
     oha: String,
 }
 
-/// Runs `oha` on `target`; kills it if it overruns its duration by 30 s.
-async fn run_oha(settings: &Settings, target: &Target) -> Result<Measured, String> {
-    let mut cmd = tokio::process::Command::new(&settings.oha);
-    cmd.args(["--no-tui", "--output-format", "json"])
-        .args(["-z", &format!("{}s", settings.seconds)])
-        .args(["-c", &settings.connections.to_string()])
-        .args(["-m", target.method]);
-    if let Some(token) = &target.token {
-        cmd.args(["-H", &format!("authorization: Bearer {token}")]);
-    }
-    if let Some(body) = &target.body {
-        cmd.args(["-T", "application/json", "-d", body]);
-    }
-    cmd.arg(&target.url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", settings.oha))?;
-    let limit = Duration::from_secs(settings.seconds + 30);
-    let out = tokio::time::timeout(limit, child.wait_with_output())
-        .await
-        .map_err(|_| format!("oha overran {limit:?} on {}", target.name))?
-        .map_err(|e| format!("oha on {}: {e}", target.name))?;
-    if !out.status.success() {
-        return Err(format!(
-            "oha on {} failed ({}): {}",
-            target.name,
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let report: Value = serde_json::from_slice(&out.stdout).map_err(|e| {
-        format!(
-            "oha's JSON on {}: {e}: {}",
-            target.name,
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })?;
-    let total_secs = report["summary"]["total"].as_f64().unwrap_or(f64::NAN);
-    let statuses = report["statusCodeDistribution"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    let ok: u64 = statuses
-        .iter()
-        .filter(|(code, _)| code.starts_with('2'))
-        .filter_map(|(_, n)| n.as_u64())
-        .sum();
-    let list = |v: &Value| {
-        v.as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, n)| format!("{k}: {n}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default()
-    };
-    Ok(Measured {
-        name: target.name,
-        ok_per_sec: ok as f64 / total_secs,
-        p50_ms: report["metrics"]["latency_ms"]["p50"]
-            .as_f64()
-            .unwrap_or(f64::NAN),
-        p99_ms: report["metrics"]["latency_ms"]["p99"]
-            .as_f64()
-            .unwrap_or(f64::NAN),
-        statuses: list(&report["statusCodeDistribution"]),
-        errors: list(&report["errorDistribution"]),
-    })
-}
-
 /// The four targets on a started system with its 50-line order `view_id`.
-fn targets(sys: &ComposerBench, rng: &mut Rng, view_id: &str) -> Vec<Target> {
+fn targets(sys: &ComposerBench, rng: &mut Rng, view_id: &str) -> Vec<Named> {
     let fx = &sys.ob.fx;
     let product = fx.pick_ids(rng, 1).remove(0);
     let batch = fx.pick_ids(rng, BATCH_IDS).join(",");
@@ -149,53 +61,52 @@ fn targets(sys: &ComposerBench, rng: &mut Rng, view_id: &str) -> Vec<Target> {
     let order = order_body("load-customer", lines.iter().map(String::as_str)).to_string();
     let reader = Some(sys.ob.fx.reader.clone());
     vec![
-        Target {
+        Named {
             name: "catalog GET /v1/products/{id}",
-            method: "GET",
-            url: sys.ob.fx.url(&format!("/v1/products/{product}")),
-            token: reader.clone(),
-            body: None,
+            target: Target {
+                method: "GET",
+                url: sys.ob.fx.url(&format!("/v1/products/{product}")),
+                token: reader.clone(),
+                body: None,
+            },
         },
-        Target {
+        Named {
             name: "catalog batch GET /v1/products?ids= (50 ids)",
-            method: "GET",
-            url: sys.ob.fx.url(&format!("/v1/products?ids={batch}")),
-            token: reader,
-            body: None,
+            target: Target {
+                method: "GET",
+                url: sys.ob.fx.url(&format!("/v1/products?ids={batch}")),
+                token: reader,
+                body: None,
+            },
         },
-        Target {
+        Named {
             name: "composer GET /v1/order-views/{id} (50 lines)",
-            method: "GET",
-            url: format!("{}/v1/order-views/{view_id}", sys.host_base),
-            token: Some(sys.staff.clone()),
-            body: None,
+            target: Target {
+                method: "GET",
+                url: format!("{}/v1/order-views/{view_id}", sys.host_base),
+                token: Some(sys.staff.clone()),
+                body: None,
+            },
         },
         // Last, so the reads above run on a store no load has written to.
-        Target {
+        Named {
             name: "order-node POST /v1/orders (3 lines, durable, saga)",
-            method: "POST",
-            url: format!("{}/v1/orders", sys.ob.base),
-            token: Some(sys.ob.shop.clone()),
-            body: Some(order),
+            target: Target {
+                method: "POST",
+                url: format!("{}/v1/orders", sys.ob.base),
+                token: Some(sys.ob.shop.clone()),
+                body: Some(order),
+            },
         },
     ]
 }
 
-async fn run(settings: Settings) -> Result<Vec<Measured>, String> {
-    let version = tokio::process::Command::new(&settings.oha)
-        .arg("--version")
-        .output()
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot run {} ({e}); install it with `cargo install oha --locked`",
-                settings.oha
-            )
-        })?;
-    println!(
-        "load tool: {}",
-        String::from_utf8_lossy(&version.stdout).trim()
-    );
+async fn run(settings: Settings) -> Result<Vec<(&'static str, Report)>, String> {
+    let oha = Oha {
+        program: settings.oha.clone(),
+        seconds: settings.seconds,
+    };
+    println!("load tool: {}", oha.version().await?);
 
     let sys = ComposerBench::start().await;
     let mut rng = Rng::new(0x10AD_0001);
@@ -216,15 +127,15 @@ async fn run(settings: Settings) -> Result<Vec<Measured>, String> {
     );
 
     let mut results = Vec::new();
-    for target in targets(&sys, &mut rng, &order.id) {
-        println!("\n==> {}", target.name);
-        match run_oha(&settings, &target).await {
+    for named in targets(&sys, &mut rng, &order.id) {
+        println!("\n==> {}", named.name);
+        match oha.run(&named.target, settings.connections).await {
             Ok(m) => {
                 println!(
                     "    {:.0} 2xx/s, p50 {:.2} ms, p99 {:.2} ms; statuses {{{}}}; errors {{{}}}",
                     m.ok_per_sec, m.p50_ms, m.p99_ms, m.statuses, m.errors
                 );
-                results.push(m);
+                results.push((named.name, m));
             }
             Err(e) => {
                 sys.stop().await;
@@ -249,10 +160,10 @@ fn main() -> ExitCode {
         Ok(results) => {
             println!("\n| target ({seconds} s, {connections} connections) | 2xx/s | p50 | p99 |");
             println!("| --- | --- | --- | --- |");
-            for m in &results {
+            for (name, m) in &results {
                 println!(
                     "| {} | {:.0} | {:.2} ms | {:.2} ms |",
-                    m.name, m.ok_per_sec, m.p50_ms, m.p99_ms
+                    name, m.ok_per_sec, m.p50_ms, m.p99_ms
                 );
             }
             ExitCode::SUCCESS
