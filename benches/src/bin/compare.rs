@@ -573,7 +573,11 @@ async fn compare(settings: Settings) -> Result<String, String> {
     println!("this project: composer {}", setup.project.host_base);
     println!("shared PostgreSQL: {}", setup.shared.base);
     println!("bare hyper: {}", setup.hello.base);
-    let runs = measure(&oha, &settings, &setup).await;
+    // Interrupted, it still stops what it started (PostgreSQL among them) on the way out.
+    let runs = tokio::select! {
+        runs = measure(&oha, &settings, &setup) => runs,
+        () = interrupted() => Err("interrupted; everything it started is stopped".to_owned()),
+    };
     let Setup {
         project,
         scenarios,
@@ -592,6 +596,16 @@ async fn compare(settings: Settings) -> Result<String, String> {
         println!("wrote {}", path.display());
     }
     Ok(table(&settings, &scenarios, &upstream_calls, &runs))
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn interrupted() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
 }
 
 /// The hello server: hyper's http1 server on a multi-threaded runtime, nothing else.
