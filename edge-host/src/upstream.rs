@@ -240,6 +240,21 @@ mod tests {
         Ok(response.into_body().collect().await.unwrap().to_bytes())
     }
 
+    /// Two calls at once, so that the pool holds two idle connections to `addr` after.
+    async fn two_idle_connections(
+        upstreams: &Upstreams,
+        addr: std::net::SocketAddr,
+        counts: &Counts,
+    ) {
+        let (a, b) = tokio::join!(
+            get(upstreams, format!("http://{addr}/x")),
+            get(upstreams, format!("http://{addr}/x"))
+        );
+        a.unwrap();
+        b.unwrap();
+        assert_eq!(counts.open.load(Ordering::SeqCst), 2);
+    }
+
     async fn open_within(counts: &Counts, expected: usize, within: Duration) -> usize {
         let deadline = tokio::time::Instant::now() + within;
         loop {
@@ -268,14 +283,8 @@ mod tests {
         let (other, other_counts) = server().await;
         let upstreams = Upstreams::new();
         // Two idle connections to the host, one to another host.
-        let (a, b) = tokio::join!(
-            get(&upstreams, format!("http://{addr}/x")),
-            get(&upstreams, format!("http://{addr}/x"))
-        );
-        a.unwrap();
-        b.unwrap();
+        two_idle_connections(&upstreams, addr, &counts).await;
         get(&upstreams, format!("http://{other}/x")).await.unwrap();
-        assert_eq!(counts.open.load(Ordering::SeqCst), 2);
 
         let error = get(&upstreams, format!("http://{addr}/hang"))
             .await
@@ -293,13 +302,7 @@ mod tests {
         let (addr, counts) = server().await;
         let upstreams = Upstreams::new();
         // Two idle connections: the hung call takes one, the other must close too.
-        let (a, b) = tokio::join!(
-            get(&upstreams, format!("http://{addr}/x")),
-            get(&upstreams, format!("http://{addr}/x"))
-        );
-        a.unwrap();
-        b.unwrap();
-        assert_eq!(counts.open.load(Ordering::SeqCst), 2);
+        two_idle_connections(&upstreams, addr, &counts).await;
         let request = http::Request::get(format!("http://{addr}/hang"))
             .body(empty())
             .unwrap();

@@ -19,10 +19,7 @@ use super::records::{
     Counter, IdempotencyRecord, IdempotencyRecordV1, OrderRecord, ShortItemRecord, StoredAnswer,
     StoredRejection, StoredResponseV1,
 };
-use super::{
-    AUDIT, BY_CUSTOMER, CURRENT_SCHEMA, IDEMPOTENCY, IDEMPOTENCY_BY_AGE, META, META_SCHEMA, ORDERS,
-    StoreError, UNSETTLED, writes,
-};
+use super::{CURRENT_SCHEMA, IDEMPOTENCY, META, META_SCHEMA, StoreError, writes};
 
 /// Upgrades every idempotency answer still in layout v1 and records the current layout;
 /// returns how many were upgraded. Called in the transaction that creates the tables.
@@ -162,16 +159,9 @@ pub struct V1Placement {
 pub fn write_v1_store(dir: &Path, placements: &[V1Placement]) -> Result<(), StoreError> {
     let db = Database::create(dir.join(super::DB_FILE)).map_err(|e| StoreError::Db(e.into()))?;
     let txn = db.begin_write()?;
-    {
-        txn.open_table(ORDERS)?;
-        txn.open_table(BY_CUSTOMER)?;
-        txn.open_table(UNSETTLED)?;
-        txn.open_table(IDEMPOTENCY)?;
-        txn.open_table(IDEMPOTENCY_BY_AGE)?;
-        txn.open_table(AUDIT)?;
-        txn.open_table(META)?
-            .insert(META_SCHEMA, codec::encode(&Counter(1))?.as_slice())?;
-    }
+    super::create_tables(&txn)?;
+    txn.open_table(META)?
+        .insert(META_SCHEMA, codec::encode(&Counter(1))?.as_slice())?;
     for p in placements {
         writes::create(
             &txn,

@@ -144,14 +144,7 @@ impl Store {
                 other => StoreError::Db(other.into()),
             })?;
         let txn = db.begin_write()?;
-        {
-            txn.open_table(ORDERS)?;
-            txn.open_table(BY_CUSTOMER)?;
-            txn.open_table(UNSETTLED)?;
-            txn.open_table(IDEMPOTENCY)?;
-            txn.open_table(IDEMPOTENCY_BY_AGE)?;
-            txn.open_table(AUDIT)?;
-        }
+        create_tables(&txn)?;
         migrate::run(&txn)?;
         txn.commit()?;
         if repaired.load(std::sync::atomic::Ordering::Relaxed) {
@@ -288,6 +281,17 @@ pub(crate) fn read_counter(
         Some(v) => codec::decode::<records::Counter>(v.value())?.0,
         None => 0,
     })
+}
+
+/// Creates the tables a store has that are missing (redb creates a table on first open).
+fn create_tables(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
+    txn.open_table(ORDERS)?;
+    txn.open_table(BY_CUSTOMER)?;
+    txn.open_table(UNSETTLED)?;
+    txn.open_table(IDEMPOTENCY)?;
+    txn.open_table(IDEMPOTENCY_BY_AGE)?;
+    txn.open_table(AUDIT)?;
+    Ok(())
 }
 
 #[cfg(test)]
