@@ -29,10 +29,11 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 /// a node on the same network that has not accepted in this long is down).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long an idle pooled connection is kept: well below the nodes' own keep-alive idle
-/// timeout (60 s by default), so that edge-host, not the node, closes it, and a call never
-/// races a node closing the connection it was about to use.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long an idle pooled connection is kept: below the time a node gives an idle
+/// keep-alive connection to start its next request (its header-read timeout, 10 s by
+/// default), so that edge-host, not the node, mostly closes it. The race that remains (a
+/// node closing a connection as a call is written on it) is met by sending GETs again.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Idle connections kept per host: enough for edge-host's instances at full load.
 const MAX_IDLE_PER_HOST: usize = 64;
@@ -92,12 +93,35 @@ impl Upstreams {
         let connect = options
             .and_then(|o| o.connect_timeout)
             .unwrap_or(CONNECT_TIMEOUT);
-        let pool = self.pool(&host, connect);
+        // A pooled connection the upstream closed while this call was being written fails
+        // after the request left, so hyper cannot retry it. A GET or HEAD has no body and
+        // changes nothing: it is sent once more, on the fresh pool the failure left behind.
+        let again = replayable(&request);
+        match self.attempt(&host, request, connect, first_byte).await {
+            Err(Error::HttpProtocolError) if again.is_some() => {
+                let Some(request) = again else {
+                    return Err(Error::HttpProtocolError);
+                };
+                tracing::debug!(%host, "upstream connection closed under a call; sent again");
+                self.attempt(&host, request, connect, first_byte).await
+            }
+            answered => answered,
+        }
+    }
+
+    async fn attempt(
+        &self,
+        host: &Authority,
+        request: http::Request<WasiBody>,
+        connect: Duration,
+        first_byte: Duration,
+    ) -> Result<http::Response<WasiBody>, Error> {
+        let pool = self.pool(host, connect);
         // Armed until the head arrives: a timeout, an error or the component dropping the
         // call all leave through it.
         let mut give_up = GiveUp {
             upstreams: self,
-            host: &host,
+            host,
             generation: Some(pool.generation),
         };
         let response = tokio::time::timeout(
@@ -148,6 +172,24 @@ impl Drop for GiveUp<'_> {
     }
 }
 
+/// A copy of `request` to send again if it fails on a closed connection: GET and HEAD only,
+/// which carry no body here and change nothing.
+fn replayable(request: &http::Request<WasiBody>) -> Option<http::Request<WasiBody>> {
+    if request.method() != http::Method::GET && request.method() != http::Method::HEAD {
+        return None;
+    }
+    let mut copy = http::Request::new(
+        http_body_util::Empty::<bytes::Bytes>::new()
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    Some(copy)
+}
+
 fn client(connect: Duration) -> HostClient {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
@@ -189,6 +231,7 @@ mod tests {
     struct Counts {
         accepted: AtomicUsize,
         open: AtomicUsize,
+        closed: AtomicUsize,
     }
 
     /// A keep-alive HTTP/1.1 server that answers "ok" to every request except those whose
@@ -214,6 +257,13 @@ mod tests {
                         seen.extend_from_slice(&buf[..n]);
                         while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
                             let head: Vec<u8> = seen.drain(..end + 4).collect();
+                            // The first call to /close meets a connection closing under it.
+                            if (head.starts_with(b"GET /close") || head.starts_with(b"POST /close"))
+                                && counts.closed.fetch_add(1, Ordering::SeqCst) == 0
+                            {
+                                counts.open.fetch_sub(1, Ordering::SeqCst);
+                                return;
+                            }
                             if !head.starts_with(b"GET /hang") {
                                 let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
                                 if stream.write_all(reply).await.is_err() {
@@ -231,8 +281,9 @@ mod tests {
 
     async fn get(upstreams: &Upstreams, url: String) -> Result<Bytes, Error> {
         let request = http::Request::get(url).body(empty()).unwrap();
+        // Short, so that a hung call ends well within the pool's idle timeout.
         let options = RequestOptions {
-            connect_timeout: None,
+            connect_timeout: Some(Duration::from_millis(200)),
             first_byte_timeout: Some(Duration::from_millis(200)),
             between_bytes_timeout: None,
         };
@@ -310,6 +361,24 @@ mod tests {
             tokio::time::timeout(Duration::from_millis(100), upstreams.send(request, None)).await;
         assert!(abandoned.is_err(), "the hung call answered");
         assert_eq!(open_within(&counts, 0, Duration::from_secs(3)).await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_get_whose_connection_closes_under_it_is_sent_again_a_post_is_not() {
+        let (addr, counts) = server().await;
+        let upstreams = Upstreams::new();
+        let body = get(&upstreams, format!("http://{addr}/close"))
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"ok");
+        assert_eq!(counts.accepted.load(Ordering::SeqCst), 2);
+
+        let (addr, _counts) = server().await;
+        let post = http::Request::post(format!("http://{addr}/close"))
+            .body(empty())
+            .unwrap();
+        let error = upstreams.send(post, None).await.unwrap_err();
+        assert!(matches!(error, Error::HttpProtocolError), "{error:?}");
     }
 
     #[tokio::test]
