@@ -97,15 +97,15 @@ impl Upstreams {
         // after the request left, so hyper cannot retry it. A GET or HEAD has no body and
         // changes nothing: it is sent once more, on the fresh pool the failure left behind.
         let again = replayable(&request);
-        match self.attempt(&host, request, connect, first_byte).await {
-            Err(Error::HttpProtocolError) if again.is_some() => {
-                let Some(request) = again else {
-                    return Err(Error::HttpProtocolError);
-                };
+        match (
+            self.attempt(&host, request, connect, first_byte).await,
+            again,
+        ) {
+            (Err(Error::HttpProtocolError), Some(request)) => {
                 tracing::debug!(%host, "upstream connection closed under a call; sent again");
                 self.attempt(&host, request, connect, first_byte).await
             }
-            answered => answered,
+            (answered, _) => answered,
         }
     }
 

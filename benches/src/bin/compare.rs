@@ -355,15 +355,12 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 type Key = (usize, u64, System);
 
-/// What the tables and the chart keep of one oha run.
-type Run = Report;
-
 async fn measure(
     oha: &Oha,
     settings: &Settings,
     setup: &Setup,
-) -> Result<BTreeMap<Key, Vec<Run>>, String> {
-    let mut runs: BTreeMap<Key, Vec<Run>> = BTreeMap::new();
+) -> Result<BTreeMap<Key, Vec<Report>>, String> {
+    let mut runs: BTreeMap<Key, Vec<Report>> = BTreeMap::new();
     for round in 0..settings.rounds {
         println!("\n== round {} of {}", round + 1, settings.rounds);
         for (index, scenario) in setup.scenarios.iter().enumerate() {
@@ -405,7 +402,7 @@ fn table(
     settings: &Settings,
     scenarios: &[Scenario],
     upstream_calls: &BTreeMap<usize, f64>,
-    runs: &BTreeMap<Key, Vec<Run>>,
+    runs: &BTreeMap<Key, Vec<Report>>,
 ) -> String {
     let mut out = format!(
         "Medians of {} rounds of {} s per run (oha, keep-alive), systems alternating.\n\n\
@@ -413,7 +410,7 @@ fn table(
          req/s ratio | p50 ratio |\n|---|---|---|---|---|---|---|---|---|---|\n",
         settings.rounds, settings.seconds
     );
-    let stat = |key: &Key, f: fn(&Run) -> f64| {
+    let stat = |key: &Key, f: fn(&Report) -> f64| {
         runs.get(key)
             .map(|r| median(r.iter().map(f).collect()))
             .unwrap_or(f64::NAN)
@@ -465,7 +462,7 @@ struct Bars {
     shared: f64,
 }
 
-fn bars(scenarios: &[Scenario], runs: &BTreeMap<Key, Vec<Run>>) -> Vec<Bars> {
+fn bars(scenarios: &[Scenario], runs: &BTreeMap<Key, Vec<Report>>) -> Vec<Bars> {
     let rps = |key: &Key| {
         runs.get(key)
             .map(|r| median(r.iter().map(|r| r.ok_per_sec).collect()))
