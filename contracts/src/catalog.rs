@@ -16,6 +16,10 @@ pub const DEFAULT_EVENTS_LIMIT: usize = 500;
 pub const MAX_EVENTS_LIMIT: usize = 5000;
 /// Longest long-poll of `GET /v1/events`, in milliseconds.
 pub const MAX_WAIT_MS: u64 = 30_000;
+/// Longest wait of a product read for its `min_seq`, in milliseconds.
+pub const MAX_READ_WAIT_MS: u64 = 10_000;
+/// Wait of a product read for its `min_seq` when `wait_ms` is not given, in milliseconds.
+pub const DEFAULT_READ_WAIT_MS: u64 = 2_000;
 /// Largest quantity of one reservation item.
 pub const MAX_QTY: u32 = 10_000;
 /// Most items in one reservation.

@@ -130,6 +130,9 @@ codes! {
     TotalTooLarge = "total_too_large" => 422,
     /// An `Idempotency-Key` used before with another request.
     IdempotencyKeyReused = "idempotency_key_reused" => 422,
+    /// A write, reservation or feed read sent to a catalog read replica; the message names
+    /// the primary.
+    ReadOnlyReplica = "read_only_replica" => 421,
     /// A `PATCH` without `If-Match`.
     PreconditionRequired = "precondition_required" => 428,
     /// A failure inside the server; the message stays generic.
@@ -144,6 +147,8 @@ codes! {
     BackupFailed = "backup_failed" => 503,
     /// The catalog could not be reached (order-node).
     CatalogUnavailable = "catalog_unavailable" => 503,
+    /// A read's `min_seq` was not applied within its `wait_ms` (a lagging catalog replica).
+    NotCaughtUp = "not_caught_up" => 503,
     /// The search index is not built yet.
     IndexNotReady = "index_not_ready" => 503,
     /// Over a limit of the server; retry shortly.

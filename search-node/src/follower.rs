@@ -10,7 +10,7 @@ use contracts::catalog::{ChangeEvent, MAX_PAGE_LIMIT};
 use storage::clock::now_ms;
 use tokio::sync::watch;
 
-use crate::catalog::{FeedClient, FeedError};
+use catalog_feed::{FeedClient, FeedError};
 use crate::index::{IndexError, ProductIndex};
 
 /// Events asked for per poll.

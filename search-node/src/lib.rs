@@ -7,7 +7,8 @@
 //! tasks and releases the index writer; `main.rs` only parses the command line and calls it.
 //!
 //! [`api`] holds the HTTP handlers, the only layer that speaks HTTP. [`follower`] pulls the
-//! catalog's feed (through [`catalog`], the catalog's HTTP API as this node uses it) into
+//! catalog's feed (through the `catalog-feed` crate's client, shared with the catalog's read
+//! replicas) into
 //! [`index`], storing its cursor in each commit's payload, so that a restart resumes exactly
 //! where the last commit left off and a replayed event is harmless. [`backup`] copies a commit
 //! of the index and restores one. The node writes nothing anywhere else: the index is a read
@@ -17,7 +18,6 @@
 
 pub mod api;
 pub mod backup;
-pub mod catalog;
 pub mod cli;
 pub mod follower;
 pub mod index;

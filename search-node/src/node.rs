@@ -15,7 +15,7 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 
 use crate::api::{self, Search};
-use crate::catalog::{FeedClient, FeedError};
+use catalog_feed::{FeedClient, FeedError};
 use crate::cli::{CATALOG_TOKEN, ServeArgs};
 use crate::follower::{self, BootstrapError, CommitPolicy, FeedState};
 use crate::index::{IndexError, ProductIndex};

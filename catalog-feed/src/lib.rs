@@ -1,5 +1,6 @@
-//! The catalog's feed and product pages, as search-node reads them (token with
-//! `catalog:read` and `catalog:feed`).
+//! The catalog's change feed and product pages, as the catalog's followers read them
+//! (search-node and catalog read replicas, each with a token holding `catalog:read` and
+//! `catalog:feed`).
 
 use std::time::Duration;
 
