@@ -65,11 +65,34 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub limits: chassis::limits::HttpLimits,
 
+    /// Serve as a read replica of the catalog-node at this base URL: load its products, then
+    /// follow its change feed into this node's own store, serving product reads with its
+    /// sequence numbers and refusing writes, reservations and the feed. The token for the
+    /// primary (scopes catalog:read and catalog:feed) comes from --primary-token-file or
+    /// CATALOG_PRIMARY_TOKEN.
+    #[arg(long, env = "CATALOG_REPLICA_OF", value_name = "URL")]
+    pub replica_of: Option<String>,
+
+    /// File holding the bearer token a replica presents to its primary.
+    #[arg(long, env = "CATALOG_PRIMARY_TOKEN_FILE", requires = "replica_of")]
+    pub primary_token_file: Option<std::path::PathBuf>,
+
+    /// Refused with a message saying where the token goes instead.
+    #[arg(long, hide = true)]
+    pub primary_token: Option<String>,
+
     /// How long the change feed keeps delete events, in hours. A consumer whose cursor is
     /// older must bootstrap again from GET /v1/products (it gets 410 cursor_expired).
     #[arg(long, env = "CATALOG_TOMBSTONE_RETENTION_HOURS", default_value_t = 168)]
     pub tombstone_retention_hours: u64,
 }
+
+/// Where a replica's token for its primary may come from.
+pub const PRIMARY_TOKEN: chassis::secret::SecretSource<'static> = chassis::secret::SecretSource {
+    what: "the token for the primary",
+    flag: "--primary-token",
+    env: "CATALOG_PRIMARY_TOKEN",
+};
 
 /// catalog-node's names for `backup` and `restore`.
 pub const ARCHIVE_NAMES: ArchiveNames = ArchiveNames {

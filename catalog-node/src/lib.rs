@@ -10,6 +10,9 @@
 //! catalog's logic: one writer at a time, durability before acknowledgement (through
 //! [`durability`], which batches flushes), long-polls on the feed. [`store`] owns the sled
 //! trees, the stored records and their codec; nothing outside this crate sees a record.
+//! Started with `--replica-of`, the node is a read replica: [`replica`] loads the primary's
+//! products and follows its feed into the store, and the service refuses what only the
+//! primary may do.
 //!
 //! Beside them: [`cli`] (flags, each with an environment variable), [`import`] (bulk load of
 //! a JSON Lines catalogue), [`backup`] (consistent copies of the store and their restore) and
@@ -22,6 +25,7 @@ pub mod durability;
 pub mod import;
 pub mod metrics;
 pub mod node;
+pub mod replica;
 pub mod service;
 pub mod store;
 

@@ -14,10 +14,11 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 
 use crate::api;
-use crate::cli::ServeArgs;
+use crate::cli::{PRIMARY_TOKEN, ServeArgs};
 use crate::durability::Durability;
 use crate::metrics::CatalogMetrics;
-use crate::service::Catalog;
+use crate::replica::{self, ReplicaState};
+use crate::service::{Catalog, Role, ServiceError};
 use crate::store::{Store, StoreError};
 
 /// Everything the node needs to serve.
@@ -38,6 +39,26 @@ pub enum NodeError {
     /// The store failed to open or to flush at the end.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The service could not start over the store.
+    #[error("catalog: {0}")]
+    Service(#[from] ServiceError),
+    /// A replica's client of its primary could not be built.
+    #[error("client of the primary: {0}")]
+    Primary(#[from] catalog_feed::FeedError),
+}
+
+/// The role the node serves in, with what a replica needs to follow its primary.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// The one writer.
+    Primary,
+    /// A read replica of the primary at `url`, presenting `token` there.
+    Replica {
+        /// The primary's base URL.
+        url: String,
+        /// The token (scopes catalog:read and catalog:feed).
+        token: String,
+    },
 }
 
 /// An open catalog: the store, the service over it and the tasks that keep it.
@@ -46,24 +67,57 @@ pub struct Node {
     store: Store,
     metrics: Metrics,
     background: Background,
+    replica: Option<Arc<ReplicaState>>,
 }
 
 impl Node {
-    /// Opens the store in `data_dir` and starts the flusher and the maintenance loop, which
-    /// expires delete events older than `retention`; the tasks stop on `shutdown`.
+    /// Opens the store in `data_dir` as the primary and starts the flusher and the
+    /// maintenance loop, which expires delete events older than `retention`; the tasks stop
+    /// on `shutdown`.
     pub fn open(
         data_dir: &Path,
         retention: Duration,
         shutdown: Shutdown,
     ) -> Result<Self, NodeError> {
+        Self::open_as(data_dir, retention, &Mode::Primary, shutdown)
+    }
+
+    /// Opens the store in `data_dir` in the role `mode` names; a replica also starts
+    /// following its primary.
+    pub fn open_as(
+        data_dir: &Path,
+        retention: Duration,
+        mode: &Mode,
+        shutdown: Shutdown,
+    ) -> Result<Self, NodeError> {
         let dir = storage::datadir::prepare(data_dir).map_err(StartError::from)?;
         let store = Store::open(&dir)?;
-        tracing::info!(data_dir = %dir.display(), products = store.product_count(), "store open");
-        let (metrics, catalog_metrics) = Metrics::with(CatalogMetrics::register);
+        let role = match mode {
+            Mode::Primary => Role::Primary,
+            Mode::Replica { url, .. } => Role::Replica(url.clone()),
+        };
+        store.claim(&role)?;
+        tracing::info!(data_dir = %dir.display(), products = store.product_count(), ?role, "store open");
+        let (metrics, (catalog_metrics, replica)) = Metrics::with(|registry| {
+            let own = CatalogMetrics::register(registry);
+            let replica = match &role {
+                Role::Primary => None,
+                Role::Replica(url) => Some(Arc::new(ReplicaState::register(url, registry))),
+            };
+            (own, replica)
+        });
         let background = Background::new(shutdown);
         let durability =
             Durability::start(store.clone(), catalog_metrics.flush.clone(), &background)?;
-        let catalog = Arc::new(Catalog::new(store.clone(), durability));
+        let bootstrapped = store.bootstrapped()?;
+        let catalog = Arc::new(Catalog::new(store.clone(), durability, role)?);
+        if let (Mode::Replica { url, token }, Some(state)) = (mode, &replica) {
+            let client = catalog_feed::FeedClient::new(url, token)?;
+            background.spawn_loop(
+                "replica follower",
+                replica::follow(catalog.clone(), client, state.clone(), bootstrapped),
+            );
+        }
         background.spawn_loop(
             "maintenance",
             maintain(catalog.clone(), store.clone(), catalog_metrics, retention),
@@ -73,6 +127,7 @@ impl Node {
             store,
             metrics,
             background,
+            replica,
         })
     }
 
@@ -102,8 +157,22 @@ impl Node {
 /// The node's whole router: the API under `auth`, the operational routes, the limits.
 pub fn app(node: &Node, auth: &Auth, limits: &HttpLimits) -> Router {
     let for_ready = node.catalog.clone();
+    let replica = node.replica.clone();
+    // A replica is ready once it has caught up with its primary: before that, its answers
+    // could be older than what clients have already seen elsewhere.
     let ready = Arc::new(move || match for_ready.status() {
-        Ok(status) => (true, serde_json::to_value(status).unwrap_or_default()),
+        Ok(status) => {
+            let mut body = serde_json::to_value(&status).unwrap_or_default();
+            let ready = match &replica {
+                Some(state) => {
+                    body["replica"] =
+                        serde_json::to_value(state.status(status.durable_seq)).unwrap_or_default();
+                    state.caught_up()
+                }
+                None => true,
+            };
+            (ready, body)
+        }
         Err(e) => (false, serde_json::json!({ "error": e.to_string() })),
     });
     chassis::server::finish_with(
@@ -130,7 +199,20 @@ pub async fn run(
     )
     .map_err(StartError::from)?;
     let retention = Duration::from_secs(args.tombstone_retention_hours.saturating_mul(3600));
-    let node = Node::open(&config.data_dir, retention, shutdown.clone())?;
+    let mode = match &args.replica_of {
+        None => Mode::Primary,
+        Some(url) => Mode::Replica {
+            url: url.trim_end_matches('/').to_owned(),
+            token: PRIMARY_TOKEN
+                .require(
+                    args.primary_token_file.as_deref(),
+                    args.primary_token.as_deref(),
+                    "a replica reads its primary's products and feed with it",
+                )
+                .map_err(StartError::from)?,
+        },
+    };
+    let node = Node::open_as(&config.data_dir, retention, &mode, shutdown.clone())?;
     let router = app(&node, &auth, &args.limits);
     chassis::server::serve_then_close(listener, router, &args.limits, &shutdown, node.close())
         .await?;

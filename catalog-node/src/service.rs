@@ -2,12 +2,13 @@
 //! waits for durability before a write is acknowledged, and serves the long-polled feed.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use contracts::catalog::{
-    BatchGetResponse, EventsPage, Product, ProductInput, ProductPage, ProductPatch, Reservation,
-    ReservationRequest,
+    BatchGetResponse, ChangeEvent, EventsPage, Product, ProductInput, ProductPage, ProductPatch,
+    Reservation, ReservationRequest,
 };
 use storage::backup::Staged;
 use storage::clock::now_ms;
@@ -19,7 +20,7 @@ use crate::store::{Store, StoreError, WriteError};
 
 // Part of the service's own vocabulary: what a write expects of a product's version and what
 // a write produced are plain values, defined beside the store that acts on them.
-pub use crate::store::{Precondition, PutOutcome, Refusal, ReserveOutcome};
+pub use crate::store::{Precondition, PutOutcome, Refusal, ReserveOutcome, Role};
 
 /// A service call failed.
 #[derive(Debug, Error)]
@@ -43,6 +44,21 @@ pub enum ServiceError {
         after: u64,
         /// The highest seq whose event was dropped.
         horizon: u64,
+    },
+    /// A write, reservation or feed read asked of a read replica.
+    #[error("this catalog-node is a read replica of {primary}")]
+    ReadOnly {
+        /// The primary's base URL.
+        primary: String,
+    },
+    /// A read's `min_seq` was not applied in time, or a replica is still loading its
+    /// primary's products.
+    #[error("seq {asked} is not applied yet (applied: {applied})")]
+    NotCaughtUp {
+        /// The seq asked for (0: any, while the replica loads).
+        asked: u64,
+        /// The newest seq applied.
+        applied: u64,
     },
     /// A blocking task died.
     #[error("worker task failed: {0}")]
@@ -73,6 +89,8 @@ pub struct Written<T> {
 /// Facts for `/readyz` and `/metrics`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {
+    /// `primary` or `replica`.
+    pub role: &'static str,
     /// Products stored.
     pub products: usize,
     /// Newest durable feed seq.
@@ -86,6 +104,10 @@ pub struct Status {
 /// The catalog service.
 pub struct Catalog {
     store: Store,
+    role: Role,
+    // False while a replica loads its primary's products: a partial store must not answer a
+    // product as missing.
+    readable: AtomicBool,
     // Writers take it exclusively; feed readers share it, so a feed page sees events and
     // product states of one instant.
     gate: Arc<RwLock<()>>,
@@ -96,14 +118,75 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Wraps an open store and its flusher.
-    pub fn new(store: Store, durability: Durability) -> Self {
+    /// Wraps an open store and its flusher; a replica's store is readable once bootstrapped.
+    pub fn new(store: Store, durability: Durability, role: Role) -> Result<Self, ServiceError> {
         let counts = (store.product_count(), store.outbox_len());
-        Self {
+        let readable = match role {
+            Role::Primary => true,
+            Role::Replica(_) => store.bootstrapped()?,
+        };
+        Ok(Self {
             store,
+            role,
+            readable: AtomicBool::new(readable),
             gate: Arc::new(RwLock::new(())),
             durability,
             counts: std::sync::Mutex::new(counts),
+        })
+    }
+
+    /// The role the node serves in.
+    pub fn role(&self) -> &Role {
+        &self.role
+    }
+
+    /// Refuses what only the primary can do.
+    fn primary_only(&self) -> Result<(), ServiceError> {
+        match &self.role {
+            Role::Primary => Ok(()),
+            Role::Replica(primary) => Err(ServiceError::ReadOnly {
+                primary: primary.clone(),
+            }),
+        }
+    }
+
+    fn readable(&self) -> Result<(), ServiceError> {
+        if self.readable.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(ServiceError::NotCaughtUp {
+                asked: 0,
+                applied: self.durability.durable_seq(),
+            })
+        }
+    }
+
+    /// Waits until the change `seq` is applied and on disk here, up to `wait`.
+    ///
+    /// On the primary that is at once for every seq it acknowledged; on a replica it is the
+    /// read-your-writes wait for a seq a write returned (`X-Catalog-Seq`).
+    pub async fn wait_for(&self, seq: u64, wait: Duration) -> Result<(), ServiceError> {
+        let mut durable = self.durability.subscribe();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let applied = *durable.borrow_and_update();
+            if applied >= seq {
+                return Ok(());
+            }
+            if !matches!(
+                tokio::time::timeout_at(deadline, durable.changed()).await,
+                Ok(Ok(()))
+            ) {
+                let applied = *durable.borrow();
+                return if applied >= seq {
+                    Ok(())
+                } else {
+                    Err(ServiceError::NotCaughtUp {
+                        asked: seq,
+                        applied,
+                    })
+                };
+            }
         }
     }
 
@@ -119,6 +202,7 @@ impl Catalog {
         T: Send + 'static,
         F: FnOnce(&Store, u64) -> Result<(T, Option<u64>), WriteError> + Send + 'static,
     {
+        self.primary_only()?;
         let store = self.store.clone();
         let gate = self.gate.clone();
         let durability = self.durability.clone();
@@ -140,13 +224,20 @@ impl Catalog {
         })
     }
 
+    /// The newest change applied here and on disk: what a read now reflects at least.
+    pub fn visible_seq(&self) -> u64 {
+        self.durability.durable_seq()
+    }
+
     /// One product.
     pub fn product(&self, id: &str) -> Result<Option<Product>, ServiceError> {
+        self.readable()?;
         Ok(self.store.product(id)?)
     }
 
     /// Products by id, each id answered once, in first-named order.
     pub fn batch_get(&self, ids: &[String]) -> Result<BatchGetResponse, ServiceError> {
+        self.readable()?;
         let mut seen = HashSet::with_capacity(ids.len());
         let mut products = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
@@ -164,6 +255,7 @@ impl Catalog {
 
     /// A page of products in id order.
     pub fn page(&self, after: Option<&str>, limit: usize) -> Result<ProductPage, ServiceError> {
+        self.readable()?;
         // Read the seq first: the page then reflects at least every change up to it.
         let head_seq = self.durability.durable_seq();
         let products = self.store.products_after(after, limit)?;
@@ -251,6 +343,7 @@ impl Catalog {
 
     /// One reservation.
     pub fn reservation(&self, id: &str) -> Result<Option<Reservation>, ServiceError> {
+        self.primary_only()?;
         Ok(self.store.reservation(id)?)
     }
 
@@ -266,6 +359,7 @@ impl Catalog {
 
     /// The newest `limit` entries of the audit trail, newest first.
     pub fn audit(&self, limit: usize) -> Result<Vec<contracts::audit::AuditEntry>, ServiceError> {
+        self.primary_only()?;
         Ok(self
             .store
             .audit(limit)?
@@ -281,6 +375,7 @@ impl Catalog {
         limit: usize,
         wait: Duration,
     ) -> Result<EventsPage, ServiceError> {
+        self.primary_only()?;
         let horizon = self.store.horizon()?;
         if after < horizon {
             return Err(ServiceError::CursorExpired { after, horizon });
@@ -365,10 +460,67 @@ impl Catalog {
     pub fn status(&self) -> Result<Status, ServiceError> {
         let (products, outbox_events) = *self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(Status {
+            role: match self.role {
+                Role::Primary => "primary",
+                Role::Replica(_) => "replica",
+            },
             products,
             durable_seq: self.durability.durable_seq(),
             outbox_events,
             feed_horizon: self.store.horizon()?,
         })
+    }
+
+    /// Replica only: forgets every product to load the primary's again; reads are refused
+    /// until [`Catalog::finish_bootstrap`].
+    pub async fn begin_bootstrap(&self) -> Result<(), ServiceError> {
+        self.readable.store(false, Ordering::Release);
+        self.replicating(|store| store.begin_bootstrap()).await
+    }
+
+    /// Replica only: stores a page of the primary's products.
+    pub async fn load(&self, products: Vec<Product>) -> Result<(), ServiceError> {
+        self.replicating(move |store| store.load(&products)).await
+    }
+
+    /// Replica only: ends a bootstrap whose first page was read at `seq`; reads are served
+    /// once it is on disk.
+    pub async fn finish_bootstrap(&self, seq: u64) -> Result<(), ServiceError> {
+        self.replicating(move |store| store.finish_bootstrap(seq))
+            .await?;
+        self.durability.committed(seq);
+        self.durability.wait().await?;
+        self.recount();
+        self.readable.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Replica only: applies a page of the primary's feed ending at `upto`; returns once it
+    /// is on disk, which is when `min_seq` reads see it.
+    pub async fn apply(&self, events: Vec<ChangeEvent>, upto: u64) -> Result<(), ServiceError> {
+        self.replicating(move |store| store.apply(&events, upto))
+            .await?;
+        self.durability.committed(upto);
+        Ok(self.durability.wait().await?)
+    }
+
+    async fn replicating<F>(&self, op: F) -> Result<(), ServiceError>
+    where
+        F: FnOnce(&Store) -> Result<(), StoreError> + Send + 'static,
+    {
+        if self.role == Role::Primary {
+            // A bug, not a request: nothing on the primary calls these.
+            return Err(ServiceError::WriteFailed(StoreError::WrongRole(
+                "the primary does not follow a feed".into(),
+            )));
+        }
+        let store = self.store.clone();
+        let gate = self.gate.clone();
+        tokio::task::spawn_blocking(move || {
+            let _exclusive = gate.write().unwrap_or_else(PoisonError::into_inner);
+            op(&store)
+        })
+        .await?
+        .map_err(ServiceError::WriteFailed)
     }
 }

@@ -10,8 +10,8 @@ use contracts::catalog::{ChangeEvent, MAX_PAGE_LIMIT};
 use storage::clock::now_ms;
 use tokio::sync::watch;
 
-use catalog_feed::{FeedClient, FeedError};
 use crate::index::{IndexError, ProductIndex};
+use catalog_feed::{FeedClient, FeedError};
 
 /// Events asked for per poll.
 const PAGE: usize = 1000;

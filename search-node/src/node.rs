@@ -15,11 +15,11 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 
 use crate::api::{self, Search};
-use catalog_feed::{FeedClient, FeedError};
 use crate::cli::{CATALOG_TOKEN, ServeArgs};
 use crate::follower::{self, BootstrapError, CommitPolicy, FeedState};
 use crate::index::{IndexError, ProductIndex};
 use crate::metrics::SearchMetrics;
+use catalog_feed::{FeedClient, FeedError};
 
 /// Where the catalog is and how to prove who we are to it.
 #[derive(Debug, Clone)]

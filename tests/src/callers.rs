@@ -44,6 +44,7 @@ impl Callers {
                 ("admin", &["catalog:read", "catalog:write"]),
                 ("order-node", &["catalog:read", "catalog:reserve"]),
                 ("search-node", &["catalog:read", "catalog:feed"]),
+                ("replica", &["catalog:read", "catalog:feed"]),
                 ("reader", &["catalog:read"]),
                 ("orders-client", &["orders:read", "orders:write"]),
                 ("operator", &["catalog:admin"]),

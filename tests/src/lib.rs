@@ -9,10 +9,12 @@ pub mod crash;
 pub mod http;
 pub mod identity;
 pub mod node;
+pub mod replica;
 
 pub use callers::Callers;
 pub use http::Client;
 pub use node::{Node, NodeSpec, binary, proc_status_kib, vm_rss_kib};
+pub use replica::Replica;
 
 use std::path::PathBuf;
 

@@ -21,6 +21,25 @@ impl From<ServiceError> for ApiError {
                 Code::StorageUnavailable,
                 format!("the change may not be durable: {f}"),
             ),
+            ServiceError::ReadOnly { primary } => ApiError::new(
+                Code::ReadOnlyReplica,
+                format!(
+                    "this catalog-node is a read replica of {primary}; send writes, \
+                     reservations and feed reads to the primary"
+                ),
+            ),
+            ServiceError::NotCaughtUp { asked: 0, .. } => ApiError::new(
+                Code::NotCaughtUp,
+                "this read replica is still loading its primary's products; read from the \
+                 primary or another replica",
+            ),
+            ServiceError::NotCaughtUp { asked, applied } => ApiError::new(
+                Code::NotCaughtUp,
+                format!(
+                    "change {asked} is not applied here yet (newest applied: {applied}); retry, \
+                     or read from the primary"
+                ),
+            ),
             ServiceError::Store(s) => ApiError::internal("reading the store", &s),
             ServiceError::WriteFailed(s) => ApiError::internal("writing the store", &s),
             ServiceError::Task(t) => ApiError::internal("running a store task", &t),

@@ -10,8 +10,8 @@ use chassis::ApiError;
 use chassis::auth::CallerName;
 use chassis::extract::{Json, Path, Query};
 use contracts::catalog::{
-    BatchGetRequest, DEFAULT_PAGE_LIMIT, MAX_BATCH_IDS, MAX_PAGE_LIMIT, MAX_STOCK, ProductInput,
-    ProductPatch, StockChange,
+    BatchGetRequest, DEFAULT_PAGE_LIMIT, DEFAULT_READ_WAIT_MS, MAX_BATCH_IDS, MAX_PAGE_LIMIT,
+    MAX_READ_WAIT_MS, MAX_STOCK, ProductInput, ProductPatch, StockChange,
 };
 use contracts::{Code, validate};
 use serde::Deserialize;
@@ -20,13 +20,42 @@ use super::errors::not_found;
 use super::headers::{precondition, stamped};
 use crate::service::{Catalog, Precondition};
 
-/// Query of `GET /v1/products`: either `ids=a,b,c` or `after=ID&limit=N`.
+/// Query of `GET /v1/products`: either `ids=a,b,c` or `after=ID&limit=N`, and the
+/// freshness asked for.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     ids: Option<String>,
     after: Option<String>,
     limit: Option<usize>,
+    min_seq: Option<u64>,
+    wait_ms: Option<u64>,
+}
+
+/// Query of the other product reads: `min_seq=S` waits (up to `wait_ms`) until the node has
+/// applied the change `S`, the `X-Catalog-Seq` of a write; what matters on a read replica.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FreshQuery {
+    min_seq: Option<u64>,
+    wait_ms: Option<u64>,
+}
+
+/// Waits for `min_seq` as asked; returns the seq the answer reflects at least.
+async fn fresh(
+    catalog: &Catalog,
+    min_seq: Option<u64>,
+    wait_ms: Option<u64>,
+) -> Result<u64, ApiError> {
+    let wait_ms = wait_ms.unwrap_or(DEFAULT_READ_WAIT_MS);
+    validate::range("wait_ms", wait_ms, 0, MAX_READ_WAIT_MS)?;
+    if let Some(seq) = min_seq {
+        catalog
+            .wait_for(seq, std::time::Duration::from_millis(wait_ms))
+            .await?;
+    }
+    // Read before the data: the answer reflects at least every change up to it.
+    Ok(catalog.visible_seq())
 }
 
 fn check_batch(ids: &[String]) -> Result<(), ApiError> {
@@ -50,6 +79,7 @@ pub async fn list(
     State(catalog): State<Arc<Catalog>>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
+    let seq = fresh(&catalog, q.min_seq, q.wait_ms).await?;
     if let Some(ids) = q.ids {
         if q.after.is_some() || q.limit.is_some() {
             return Err(ApiError::new(
@@ -59,23 +89,29 @@ pub async fn list(
         }
         let ids: Vec<String> = ids.split(',').map(str::to_owned).collect();
         check_batch(&ids)?;
-        return Ok(JsonOut(catalog.batch_get(&ids)?).into_response());
+        return Ok(stamped(seq, None, JsonOut(catalog.batch_get(&ids)?)));
     }
     let limit = q.limit.unwrap_or(DEFAULT_PAGE_LIMIT);
     validate::range("limit", limit, 1, MAX_PAGE_LIMIT)?;
     if let Some(after) = &q.after {
         validate::id("after", after)?;
     }
-    Ok(JsonOut(catalog.page(q.after.as_deref(), limit)?).into_response())
+    Ok(stamped(
+        seq,
+        None,
+        JsonOut(catalog.page(q.after.as_deref(), limit)?),
+    ))
 }
 
 /// `POST /v1/products:batchGet {ids}` for lists too long for a URL.
 pub async fn batch_get(
     State(catalog): State<Arc<Catalog>>,
+    Query(q): Query<FreshQuery>,
     Json(body): Json<BatchGetRequest>,
 ) -> Result<Response, ApiError> {
     check_batch(&body.ids)?;
-    Ok(JsonOut(catalog.batch_get(&body.ids)?).into_response())
+    let seq = fresh(&catalog, q.min_seq, q.wait_ms).await?;
+    Ok(stamped(seq, None, JsonOut(catalog.batch_get(&body.ids)?)))
 }
 
 fn product_id(id: &str) -> Result<(), ApiError> {
@@ -86,16 +122,15 @@ fn product_id(id: &str) -> Result<(), ApiError> {
 pub async fn get_one(
     State(catalog): State<Arc<Catalog>>,
     Path(id): Path<String>,
+    Query(q): Query<FreshQuery>,
 ) -> Result<Response, ApiError> {
     product_id(&id)?;
+    let seq = fresh(&catalog, q.min_seq, q.wait_ms).await?;
     let product = catalog
         .product(&id)?
         .ok_or_else(|| not_found(Code::ProductNotFound, "product", &id))?;
-    let mut response = JsonOut(&product).into_response();
-    if let Ok(tag) = HeaderValue::from_str(&format!("\"{}\"", product.version)) {
-        response.headers_mut().insert(header::ETAG, tag);
-    }
-    Ok(response)
+    let version = product.version;
+    Ok(stamped(seq, Some(version), JsonOut(product)))
 }
 
 /// `PUT /v1/products/{id}`: create (201) or replace (200); honours `If-Match` when sent.

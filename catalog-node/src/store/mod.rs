@@ -7,6 +7,7 @@
 pub mod codec;
 pub mod migrate;
 pub mod records;
+pub mod replica;
 pub mod snapshot;
 mod writes;
 
@@ -21,6 +22,7 @@ use records::{
     AuditRecord, Counter, EventRecord, ProductRecord, ReservationRecord, StoredEventKind,
 };
 
+pub use replica::Role;
 pub use writes::{Precondition, PutOutcome, Refusal, ReserveOutcome, SELF_CALLER, WriteError};
 
 /// Layout version this build writes.
@@ -52,6 +54,9 @@ pub enum StoreError {
         /// Newest layout this build knows.
         supported: u64,
     },
+    /// The directory holds the other role's data.
+    #[error("this data directory cannot serve in this role: {0}")]
+    WrongRole(String),
     /// sled failed.
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),

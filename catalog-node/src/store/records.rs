@@ -52,6 +52,23 @@ impl ProductRecord {
         }
     }
 
+    /// The record of a product as another catalog-node sent it (a replica storing its
+    /// primary's state): every field kept, the primary's version and seq included. An
+    /// unreadable time becomes 0, which only ever shows as the epoch.
+    pub fn from_wire(product: &Product) -> Self {
+        Self {
+            title: product.name.clone(),
+            description: product.description.clone(),
+            category: product.category.clone(),
+            price_minor: product.price_minor,
+            currency: product.currency.clone(),
+            stock: product.stock,
+            version: product.version,
+            updated_seq: product.updated_seq,
+            updated_at_ms: storage::clock::parse_rfc3339(&product.updated_at).unwrap_or(0),
+        }
+    }
+
     /// The wire form of this record.
     pub fn to_wire(&self, id: &str) -> Product {
         Product {

@@ -7,4 +7,5 @@ mod bad_input;
 mod durability;
 mod feed;
 mod products;
+mod replicas;
 mod reservations;

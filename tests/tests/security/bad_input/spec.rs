@@ -144,6 +144,26 @@ fn blank() -> Spec {
     }
 }
 
+/// The freshness parameters of every product read.
+fn fresh() -> Vec<Param> {
+    vec![
+        Param {
+            name: "min_seq",
+            kind: Kind::Unsigned {
+                min: 0,
+                max: u64::MAX,
+            },
+        },
+        Param {
+            name: "wait_ms",
+            kind: Kind::Unsigned {
+                min: 0,
+                max: 10_000,
+            },
+        },
+    ]
+}
+
 /// What the corpus knows about `op`; `None` for an operation it has never seen.
 pub(super) fn spec(op: &Operation) -> Option<Spec> {
     let unsigned = |min, max| Kind::Unsigned { min, max };
@@ -154,6 +174,8 @@ pub(super) fn spec(op: &Operation) -> Option<Spec> {
                 q("ids", Kind::Ids { max: 1000 }),
                 q("after", ID),
                 q("limit", unsigned(1, 1000)),
+                q("min_seq", unsigned(0, u64::MAX)),
+                q("wait_ms", unsigned(0, 10_000)),
             ],
             reads_query: true,
             ..blank()
@@ -163,14 +185,17 @@ pub(super) fn spec(op: &Operation) -> Option<Spec> {
                 json!({"ids": PRODUCTS}),
                 vec![field("ids", Kind::Ids { max: 1000 })],
             )),
+            query: fresh(),
+            reads_query: true,
             ..blank()
         },
-        ("GET" | "DELETE", "/v1/products/{id}") => Spec {
-            headers: if op.method == "DELETE" {
-                vec![Checked::IfMatch]
-            } else {
-                Vec::new()
-            },
+        ("GET", "/v1/products/{id}") => Spec {
+            query: fresh(),
+            reads_query: true,
+            ..blank()
+        },
+        ("DELETE", "/v1/products/{id}") => Spec {
+            headers: vec![Checked::IfMatch],
             ..blank()
         },
         ("PUT", "/v1/products/{id}") => Spec {
