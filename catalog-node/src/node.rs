@@ -274,8 +274,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let node = Node::open(dir.path(), Duration::from_secs(3600), Shutdown::new()).unwrap();
         node.close().await;
-        // sled holds an exclusive lock while open: opening again proves it was released.
-        let again = Node::open(dir.path(), Duration::from_secs(3600), Shutdown::new()).unwrap();
-        again.close().await;
+        // sled holds an exclusive lock while open: opening again proves it was released. Its
+        // background thread lets go of the lock a moment after the last handle, later on a
+        // busy machine, hence the retries.
+        for _ in 0..100 {
+            match Node::open(dir.path(), Duration::from_secs(3600), Shutdown::new()) {
+                Ok(again) => return again.close().await,
+                Err(NodeError::Store(StoreError::Locked { .. })) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("reopening failed: {e}"),
+            }
+        }
+        panic!("the store was still locked 2 s after close");
     }
 }
