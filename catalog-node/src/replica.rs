@@ -204,7 +204,14 @@ async fn poll(
     state: &ReplicaState,
     cursor: &mut u64,
 ) -> Result<(), FollowError> {
-    let page = client.events(*cursor, PAGE, IDLE_WAIT).await?;
+    // Until caught up, ask without waiting: an idle primary would otherwise hold the first
+    // poll for the whole long-poll, and the replica would stay unready that long.
+    let wait = if state.caught_up() {
+        IDLE_WAIT
+    } else {
+        Duration::ZERO
+    };
+    let page = client.events(*cursor, PAGE, wait).await?;
     if page.next_after > *cursor {
         catalog.apply(page.events, page.next_after).await?;
         *cursor = page.next_after;

@@ -173,17 +173,14 @@ async fn lookup_products<'a>(
         return lookup;
     }
     let start = now_ns();
-    let calls = plan.batches.iter().map(|batch| {
-        let body = serde_json::to_vec(&BatchGetRequest { ids: batch.clone() }).unwrap_or_default();
-        let request = Request::builder()
-            .method(Method::Post)
-            .uri(format!("{}/v1/products:batchGet", up.catalog_url))
-            .header("authorization", format!("Bearer {}", up.catalog_token))
-            .header("content-type", "application/json")
-            .body(body)
-            .build();
-        call::<BatchGetResponse>("catalog", request)
-    });
+    // An instance serves one request and keeps nothing, so the turn among the read URLs is
+    // drawn at random rather than counted.
+    let first = usize::try_from(wasi::random::random::get_random_u64()).unwrap_or(0);
+    let calls = plan
+        .batches
+        .iter()
+        .enumerate()
+        .map(|(i, batch)| batch_read(up, first.wrapping_add(i), batch));
     for answer in join_all(calls).await {
         match answer {
             Upstream::Ok(batch) => lookup.add(batch),
@@ -193,6 +190,31 @@ async fn lookup_products<'a>(
     }
     timing.hop("catalog", ms_since(start), plan.batches.len());
     lookup
+}
+
+/// One batch read from the catalog's read URLs, starting at the `first`-th: an unreachable
+/// node or a 5xx (a replica not caught up, say) passes the read to the next one.
+async fn batch_read(up: &Upstreams, first: usize, ids: &[String]) -> Upstream<BatchGetResponse> {
+    let body = serde_json::to_vec(&BatchGetRequest { ids: ids.to_vec() }).unwrap_or_default();
+    let reads = &up.catalog_reads;
+    let mut answer = Upstream::Failed("no catalog URL to read from".into());
+    for i in 0..reads.len() {
+        let request = Request::builder()
+            .method(Method::Post)
+            .uri(format!(
+                "{}/v1/products:batchGet",
+                reads[first.wrapping_add(i) % reads.len()]
+            ))
+            .header("authorization", format!("Bearer {}", up.catalog_token))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .build();
+        answer = call::<BatchGetResponse>("catalog", request).await;
+        if !matches!(answer, Upstream::Failed(_)) {
+            break;
+        }
+    }
+    answer
 }
 
 async fn order_view_route(up: &Upstreams, user: &Verified, order_id: &str) -> Response {

@@ -15,6 +15,10 @@ pub const UPSTREAM_KEYS: [&str; 6] = [
     "search_token",
 ];
 
+/// Base URLs of catalog nodes to read products from (the catalog's read replicas),
+/// comma-separated; optional. Without it the composer reads from `catalog_url`.
+pub const CATALOG_READS_KEY: &str = "catalog_read_urls";
+
 /// How end users' tokens are verified: the issuer's key set (a JWKS document), the issuer
 /// (`iss`) and the audience (`aud`) tokens must name.
 pub const IDENTITY_KEYS: [&str; 3] = ["jwt_jwks", "jwt_issuer", "jwt_audience"];
@@ -59,6 +63,9 @@ pub struct Upstreams {
     pub catalog_url: String,
     /// The composer's token at catalog-node.
     pub catalog_token: String,
+    /// Where product reads go, in turn, each failing over to the next: the catalog's read
+    /// replicas, or `catalog_url` alone.
+    pub catalog_reads: Vec<String>,
     /// order-node's base URL.
     pub orders_url: String,
     /// The composer's token at order-node.
@@ -73,8 +80,24 @@ impl Upstreams {
     /// Reads the upstreams through `get`.
     pub fn load(get: impl Fn(&str) -> Result<Option<String>, String>) -> Result<Self, ConfigError> {
         let url = |key: &str| required(&get, key).map(|v| v.trim_end_matches('/').to_owned());
+        let catalog_url = url("catalog_url")?;
+        let reads: Vec<String> = get(CATALOG_READS_KEY)
+            .map_err(|why| ConfigError::Store {
+                key: CATALOG_READS_KEY.to_owned(),
+                why,
+            })?
+            .unwrap_or_default()
+            .split(',')
+            .map(|u| u.trim().trim_end_matches('/').to_owned())
+            .filter(|u| !u.is_empty())
+            .collect();
         Ok(Self {
-            catalog_url: url("catalog_url")?,
+            catalog_reads: if reads.is_empty() {
+                vec![catalog_url.clone()]
+            } else {
+                reads
+            },
+            catalog_url,
             catalog_token: required(&get, "catalog_token")?,
             orders_url: url("orders_url")?,
             orders_token: required(&get, "orders_token")?,
@@ -118,6 +141,11 @@ mod tests {
             .collect();
         let up = Upstreams::load(store(&pairs)).unwrap();
         assert_eq!(up.orders_url, "http://127.0.0.1:1");
+        assert_eq!(up.catalog_reads, vec!["http://127.0.0.1:1".to_owned()]);
+        let mut with_replicas = pairs.clone();
+        with_replicas.push((CATALOG_READS_KEY, " http://r1:7001/, http://r2:7001 ,"));
+        let up = Upstreams::load(store(&with_replicas)).unwrap();
+        assert_eq!(up.catalog_reads, ["http://r1:7001", "http://r2:7001"]);
         assert_eq!(
             Upstreams::load(store(&pairs[1..])),
             Err(ConfigError::Missing("catalog_url".into()))

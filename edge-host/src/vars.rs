@@ -48,6 +48,10 @@ pub const KNOWN: [&str; 9] = [
     "jwt_audience",
 ];
 
+/// Variables the composer reads when given: the catalog's read replicas
+/// (`catalog_read_urls`, comma-separated base URLs).
+pub const OPTIONAL: [&str; 1] = ["catalog_read_urls"];
+
 /// A `--var` that cannot be used.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum VarError {
@@ -55,7 +59,11 @@ pub enum VarError {
     #[error("--var {0:?} is not KEY=VALUE")]
     Shape(String),
     /// A key the composer does not read.
-    #[error("--var {0:?}: unknown key (known: {known})", known = KNOWN.join(", "))]
+    #[error(
+        "--var {0:?}: unknown key (known: {known}, {optional})",
+        known = KNOWN.join(", "),
+        optional = OPTIONAL.join(", ")
+    )]
     Unknown(String),
     /// A required key is missing.
     #[error("--var {0}=… is required")]
@@ -74,7 +82,7 @@ impl Variables {
             let (key, value) = pair
                 .split_once('=')
                 .ok_or_else(|| VarError::Shape(pair.clone()))?;
-            if !KNOWN.contains(&key) {
+            if !KNOWN.contains(&key) && !OPTIONAL.contains(&key) {
                 return Err(VarError::Unknown(key.to_owned()));
             }
             map.insert(key.to_owned(), value.to_owned());
@@ -95,13 +103,18 @@ impl Variables {
         self.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
-    /// The values of the `*_url` variables: the only hosts the component may call.
+    /// The values of the `*_url` variables and each URL of the `*_urls` lists: the only
+    /// hosts the component may call.
     pub fn upstream_urls(&self) -> Vec<&str> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k.ends_with("_url"))
-            .map(|(_, v)| v.as_str())
-            .collect()
+        let mut urls = Vec::new();
+        for (key, value) in self.0.iter() {
+            if key.ends_with("_url") {
+                urls.push(value.as_str());
+            } else if key.ends_with("_urls") {
+                urls.extend(value.split(',').map(str::trim).filter(|u| !u.is_empty()));
+            }
+        }
+        urls
     }
 }
 
@@ -118,6 +131,12 @@ mod tests {
         let vars = Variables::parse(&all()).unwrap();
         assert_eq!(vars.get("orders_token"), Some("v-orders_token"));
         assert_eq!(vars.upstream_urls().len(), 3);
+        let mut with_replicas = all();
+        with_replicas.push("catalog_read_urls=http://r1:7001, http://r2:7001,".into());
+        let vars = Variables::parse(&with_replicas).unwrap();
+        let urls = vars.upstream_urls();
+        assert_eq!(urls.len(), 5);
+        assert!(urls.contains(&"http://r1:7001") && urls.contains(&"http://r2:7001"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The catalog, as order-node sees it: an HTTP API reached with a pooled client and a
 //! bearer token of order-node's own (scopes `catalog:read` and `catalog:reserve`).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use contracts::catalog::{
@@ -60,11 +62,14 @@ pub struct CallLabels {
     outcome: &'static str,
 }
 
-/// Client of catalog-node.
+/// Client of catalog-node: reservations go to the primary, reads are spread over the read
+/// URLs (the catalog's read replicas) in turn, each failing over to the next.
 #[derive(Clone)]
 pub struct CatalogClient {
     http: reqwest::Client,
     base: String,
+    reads: Arc<[String]>,
+    next_read: Arc<AtomicUsize>,
     token: String,
     calls: Family<CallLabels, Counter>,
 }
@@ -78,12 +83,29 @@ impl CatalogClient {
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| CatalogError::Unavailable(e.to_string()))?;
+        let base = base.trim_end_matches('/').to_owned();
         Ok(Self {
             http,
-            base: base.trim_end_matches('/').to_owned(),
+            reads: Arc::from(vec![base.clone()]),
+            next_read: Arc::new(AtomicUsize::new(0)),
+            base,
             token: token.to_owned(),
             calls: Family::default(),
         })
+    }
+
+    /// The same client reading from `reads` (base URLs of catalog nodes, typically read
+    /// replicas); with none, reads stay on the primary.
+    pub fn reading_from(mut self, reads: &[String]) -> Self {
+        let reads: Vec<String> = reads
+            .iter()
+            .map(|url| url.trim().trim_end_matches('/').to_owned())
+            .filter(|url| !url.is_empty())
+            .collect();
+        if !reads.is_empty() {
+            self.reads = Arc::from(reads);
+        }
+        self
     }
 
     /// Calls to the catalog by operation and outcome, for `/metrics`.
@@ -121,10 +143,37 @@ impl CatalogClient {
     }
 
     /// Reads products in ONE call, whatever their number (at most the catalog's batch limit).
+    ///
+    /// Each read starts at the next read URL in turn; one that is unavailable (down, 5xx,
+    /// or a replica not caught up) passes the read to the next, and when every one has
+    /// failed the primary answers it.
     pub async fn batch_get(&self, ids: &[String]) -> Result<BatchGetResponse, CatalogError> {
+        let first = self.next_read.fetch_add(1, Ordering::Relaxed);
+        let n = self.reads.len();
+        let mut failed = None;
+        for i in 0..n {
+            match self.batch_get_at(&self.reads[(first + i) % n], ids).await {
+                Err(CatalogError::Unavailable(why)) => failed = Some(why),
+                answered => return answered,
+            }
+        }
+        match failed {
+            Some(_) if !self.reads.contains(&self.base) => self.batch_get_at(&self.base, ids).await,
+            Some(why) => Err(CatalogError::Unavailable(why)),
+            None => Err(CatalogError::Unavailable(
+                "no catalog URL to read from".into(),
+            )),
+        }
+    }
+
+    async fn batch_get_at(
+        &self,
+        base: &str,
+        ids: &[String],
+    ) -> Result<BatchGetResponse, CatalogError> {
         let request = self
             .http
-            .post(format!("{}/v1/products:batchGet", self.base))
+            .post(format!("{base}/v1/products:batchGet"))
             .json(&BatchGetRequest { ids: ids.to_vec() });
         let (status, body) = self.send("batch_get", request).await?;
         match status {

@@ -57,6 +57,17 @@ pub struct ServeArgs {
     )]
     pub catalog_url: String,
 
+    /// Base URLs of catalog nodes to read products from (the catalog's read replicas),
+    /// comma-separated: reads go to each in turn and fail over to the next, then to
+    /// --catalog-url. Reservations always go to --catalog-url, the primary.
+    #[arg(
+        long,
+        env = "ORDERS_CATALOG_READ_URLS",
+        value_delimiter = ',',
+        value_name = "URL,..."
+    )]
+    pub catalog_read_urls: Vec<String>,
+
     /// File holding the bearer token order-node presents to the catalog (scopes
     /// catalog:read, catalog:reserve); the token may instead be in ORDERS_CATALOG_TOKEN.
     /// Required to serve. Never on the command line, where every local user can read it.

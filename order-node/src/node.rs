@@ -190,7 +190,8 @@ pub async fn run(
         &args.catalog_url,
         &token,
         Duration::from_millis(args.catalog_timeout_ms),
-    )?;
+    )?
+    .reading_from(&args.catalog_read_urls);
     let timings = Timings {
         saga_retry: Duration::from_millis(args.saga_retry_ms.max(10)),
         pending_timeout: Duration::from_secs(args.pending_timeout_secs),

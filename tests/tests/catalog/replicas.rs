@@ -214,3 +214,11 @@ async fn a_primary_data_directory_is_not_taken_over_by_a_replica() {
     );
     assert!(data.exists());
 }
+
+#[tokio::test]
+async fn a_replica_of_an_idle_catalog_is_ready_without_waiting_for_a_write() {
+    let primary = CatalogNode::start().await;
+    let replica = Replica::start(&primary).await;
+    // Well under the feed's 10 s long-poll, which an idle primary would hold to the end.
+    replica.wait_applied(0, Duration::from_secs(5)).await;
+}
