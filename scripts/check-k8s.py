@@ -285,6 +285,25 @@ TOKENS = [
 
 SCOPE = re.compile(r"^[a-z0-9_-]+:[a-z0-9_-]+$")
 
+# The API server's quantity syntax; the shipped schemas accept any string there.
+QUANTITY = re.compile(r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
+                      r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$")
+
+
+def check_quantities(node, where: str) -> None:
+    """Every requests/limits value anywhere in a resource (containers, claims, a SpinApp)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("requests", "limits") and isinstance(value, dict):
+                for resource, q in value.items():
+                    if not QUANTITY.match(str(q)):
+                        fail(where, f"{key}.{resource} {q!r} is not a Kubernetes quantity")
+            else:
+                check_quantities(value, where)
+    elif isinstance(node, list):
+        for item in node:
+            check_quantities(item, where)
+
 
 def check_callers(by_kind: dict[str, dict[str, dict]], generated: dict[str, str]) -> None:
     """The rules chassis::callers enforces at start, and that every token reaches its callee."""
@@ -340,6 +359,7 @@ def check_rules(docs: list[dict]) -> None:
             generated[re.sub(r"-[a-z0-9]{10}$", "", name)] = name
             generated.setdefault(name, name)
     for doc in docs:
+        check_quantities(doc.get("spec"), name_of(doc))
         if pod_spec(doc) is not None:
             check_workload(doc, by_kind)
         elif doc["kind"] == "SpinApp":
