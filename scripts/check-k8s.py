@@ -393,16 +393,16 @@ def main() -> int:
     validate_schemas(docs, args.kubernetes_version, args.spinapp_schema)
     check_rules(rendered)
 
-    kinds = sorted({name_of(d) for _, d in docs})
     for e in errors:
         print(f"ERROR {e}")
     if errors:
         print(f"{len(errors)} problem(s) in {len(docs)} resources")
         return 1
-    print(f"{len(docs)} resources valid against Kubernetes {', '.join(args.kubernetes_version)} "
-          f"(kubernetes-validate {kv.__version__}, strict) and the deployment's rules:")
-    for k in kinds:
-        print(f"  {k}")
+    print(f"valid against Kubernetes {', '.join(args.kubernetes_version)} "
+          f"(kubernetes-validate {kv.__version__}, strict):")
+    for where, doc in docs:
+        print(f"  {name_of(doc)} ({where})")
+    print(f"{len(rendered)} resources of the kustomization keep the deployment's rules")
     return 0
 
 
