@@ -175,7 +175,9 @@ async fn lookup_products<'a>(
     let start = now_ns();
     // An instance serves one request and keeps nothing, so the turn among the read URLs is
     // drawn at random rather than counted.
-    let first = usize::try_from(wasi::random::random::get_random_u64()).unwrap_or(0);
+    // Reduced in u64: on wasm32 a usize could not hold the draw.
+    let turns = u64::try_from(up.catalog_reads.len()).unwrap_or(1).max(1);
+    let first = usize::try_from(wasi::random::random::get_random_u64() % turns).unwrap_or(0);
     let calls = plan
         .batches
         .iter()
@@ -193,18 +195,18 @@ async fn lookup_products<'a>(
 }
 
 /// One batch read from the catalog's read URLs, starting at the `first`-th: an unreachable
-/// node or a 5xx (a replica not caught up, say) passes the read to the next one.
+/// node or a 5xx (a replica not caught up, say) passes the read to the next one, and when
+/// every one has failed the primary answers it.
 async fn batch_read(up: &Upstreams, first: usize, ids: &[String]) -> Upstream<BatchGetResponse> {
     let body = serde_json::to_vec(&BatchGetRequest { ids: ids.to_vec() }).unwrap_or_default();
     let reads = &up.catalog_reads;
+    let turns = (0..reads.len()).map(|i| reads[first.wrapping_add(i) % reads.len()].as_str());
+    let last_resort = (!reads.contains(&up.catalog_url)).then_some(up.catalog_url.as_str());
     let mut answer = Upstream::Failed("no catalog URL to read from".into());
-    for i in 0..reads.len() {
+    for base in turns.chain(last_resort) {
         let request = Request::builder()
             .method(Method::Post)
-            .uri(format!(
-                "{}/v1/products:batchGet",
-                reads[first.wrapping_add(i) % reads.len()]
-            ))
+            .uri(format!("{base}/v1/products:batchGet"))
             .header("authorization", format!("Bearer {}", up.catalog_token))
             .header("content-type", "application/json")
             .body(body.clone())

@@ -20,6 +20,8 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// order-node's `--saga-retry-ms`; its default when `None`.
     pub saga_retry_ms: Option<u64>,
+    /// More flags for order-node.
+    pub orders_args: Vec<String>,
 }
 
 impl Options {
@@ -64,6 +66,7 @@ impl Backends {
         if let Some(ms) = &retry {
             args.extend(["--saga-retry-ms", ms.as_str()]);
         }
+        args.extend(options.orders_args.iter().map(String::as_str));
         let orders_spec = NodeSpec::new(
             binary("order-node"),
             &orders_dir.join("data"),

@@ -34,6 +34,7 @@ pub const CATALOG_ROLES: &[(&str, &[&str])] = &[
     ("admin", &["catalog:read", "catalog:write"]),
     ("order-node", &["catalog:read", "catalog:reserve"]),
     ("search-node", &["catalog:read", "catalog:feed"]),
+    ("replica", &["catalog:read", "catalog:feed"]),
     ("reader", &["catalog:read"]),
     (COMPOSER, &["catalog:read"]),
     ("operator", &["catalog:admin"]),

@@ -10,6 +10,7 @@ mod create;
 mod customer;
 mod identity;
 mod outages;
+mod replicas;
 mod search;
 mod views;
 
