@@ -147,6 +147,7 @@ mod tests {
             bin_dir: PathBuf::new(),
             component: PathBuf::new(),
             base_port: 7000,
+            replicas: 0,
         };
         let issuer = Issuer::generate(&layout).unwrap();
         let again = Issuer::load(dir.path()).unwrap();

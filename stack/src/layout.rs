@@ -2,14 +2,28 @@
 
 use std::path::{Path, PathBuf};
 
-/// The default port of the composer; the nodes take the three ports after it.
+/// The default port of the composer; the nodes take the three ports after it, and the
+/// catalog's read replicas the ones after those.
 pub const DEFAULT_BASE_PORT: u16 = 7000;
+
+/// Most catalog read replicas `up` starts: on one machine more only share the same cores.
+pub const MAX_REPLICAS: u8 = 4;
+
+const REPLICA_NAMES: [&str; MAX_REPLICAS as usize] = [
+    "catalog-replica-1",
+    "catalog-replica-2",
+    "catalog-replica-3",
+    "catalog-replica-4",
+];
 
 /// One process of the system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
     /// catalog-node: products, stock, reservations, change feed.
     Catalog,
+    /// catalog-node `--replica-of` the catalog: the n-th read replica (1-based, at most
+    /// [`MAX_REPLICAS`]).
+    Replica(u8),
     /// order-node: orders and their saga.
     Orders,
     /// search-node: the full-text read model.
@@ -19,13 +33,11 @@ pub enum Part {
 }
 
 impl Part {
-    /// Every part, in start order (each only needs the ones before it).
-    pub const START_ORDER: [Part; 4] = [Part::Catalog, Part::Orders, Part::Search, Part::Composer];
-
     /// The process's name, as logs and messages call it.
     pub fn name(self) -> &'static str {
         match self {
             Part::Catalog => "catalog-node",
+            Part::Replica(n) => replica_name(n),
             Part::Orders => "order-node",
             Part::Search => "search-node",
             Part::Composer => "edge-composer",
@@ -36,6 +48,7 @@ impl Part {
     pub fn binary(self) -> &'static str {
         match self {
             Part::Composer => "edge-host",
+            Part::Replica(_) => "catalog-node",
             other => other.name(),
         }
     }
@@ -47,6 +60,7 @@ impl Part {
             Part::Catalog => 1,
             Part::Orders => 2,
             Part::Search => 3,
+            Part::Replica(n) => 3 + u16::from(n),
         }
     }
 
@@ -65,9 +79,15 @@ impl Part {
             Part::Catalog => Some("catalog"),
             Part::Orders => Some("orders"),
             Part::Search => Some("search"),
+            Part::Replica(n) => Some(replica_name(n)),
             Part::Composer => None,
         }
     }
+}
+
+fn replica_name(n: u8) -> &'static str {
+    let index = usize::from(n.clamp(1, MAX_REPLICAS) - 1);
+    REPLICA_NAMES[index]
 }
 
 /// Paths and ports of one local system.
@@ -79,11 +99,28 @@ pub struct Layout {
     pub bin_dir: PathBuf,
     /// The composer's `.wasm`.
     pub component: PathBuf,
-    /// The composer's port; the nodes listen on the next three.
+    /// The composer's port; the nodes listen on the next three, the replicas after them.
     pub base_port: u16,
+    /// How many catalog read replicas run (0 to [`MAX_REPLICAS`]).
+    pub replicas: u8,
 }
 
 impl Layout {
+    /// Every part, in start order (each only needs the ones before it).
+    pub fn parts(&self) -> Vec<Part> {
+        let mut parts = vec![Part::Catalog];
+        parts.extend((1..=self.replicas.min(MAX_REPLICAS)).map(Part::Replica));
+        parts.extend([Part::Orders, Part::Search, Part::Composer]);
+        parts
+    }
+
+    /// The base URLs product reads go to: the replicas when there are any.
+    pub fn read_urls(&self) -> Vec<String> {
+        (1..=self.replicas.min(MAX_REPLICAS))
+            .map(|n| self.url(Part::Replica(n)))
+            .collect()
+    }
+
     /// The port `part` listens on.
     pub fn port(&self, part: Part) -> u16 {
         self.base_port + part.port_offset()
@@ -149,8 +186,30 @@ mod tests {
             bin_dir: PathBuf::from("t/release"),
             component: component_beside(Path::new("t/release")),
             base_port: DEFAULT_BASE_PORT,
+            replicas: 2,
         };
         assert_eq!(layout.port(Part::Composer), 7000);
+        assert_eq!(layout.port(Part::Replica(1)), 7004);
+        assert_eq!(layout.port(Part::Replica(2)), 7005);
+        assert_eq!(
+            layout.parts(),
+            [
+                Part::Catalog,
+                Part::Replica(1),
+                Part::Replica(2),
+                Part::Orders,
+                Part::Search,
+                Part::Composer
+            ]
+        );
+        assert_eq!(
+            layout.store(Part::Replica(2)),
+            Some(PathBuf::from("d/catalog-replica-2"))
+        );
+        assert_eq!(
+            layout.binary(Part::Replica(1)),
+            PathBuf::from("t/release/catalog-node")
+        );
         assert_eq!(layout.port(Part::Catalog), 7001);
         assert_eq!(layout.port(Part::Orders), 7002);
         assert_eq!(layout.port(Part::Search), 7003);

@@ -91,6 +91,16 @@ struct UpArgs {
     /// The catalogue imported on first start (JSON lines).
     #[arg(long, env = "STACK_DEMO_CATALOGUE")]
     demo_catalogue: Option<PathBuf>,
+
+    /// Catalog read replicas to start beside the catalog (ports after search-node's);
+    /// order-node and the composer then read products from them.
+    #[arg(
+        long,
+        env = "STACK_CATALOG_REPLICAS",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(u8).range(0..=i64::from(layout::MAX_REPLICAS))
+    )]
+    catalog_replicas: u8,
 }
 
 /// The workspace this binary was built from: where it builds and finds the demo data.
@@ -155,6 +165,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         bin_dir,
         component,
         base_port: args.common.base_port.unwrap_or(DEFAULT_BASE_PORT),
+        replicas: args.catalog_replicas,
     };
     let demo_catalogue = args
         .demo_catalogue
@@ -173,10 +184,13 @@ async fn status(common: Common) -> anyhow::Result<ExitCode> {
         bin_dir: PathBuf::new(),
         component: PathBuf::new(),
         base_port: common.base_port.unwrap_or(DEFAULT_BASE_PORT),
+        replicas: 0,
     };
-    if let (None, Some(port)) = (common.base_port, running_base_port(&layout)) {
+    let running = running_state(&layout);
+    if let (None, Some(port)) = (common.base_port, running.base_port) {
         layout.base_port = port;
     }
+    layout.replicas = running.replicas;
     let all = status::collect(&layout, &reqwest::Client::new()).await;
     print!("{}", status::render(&all));
     Ok(if all.iter().all(|s| s.ready) {
@@ -186,13 +200,29 @@ async fn status(common: Common) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The base port a running `up` recorded, if any.
-fn running_base_port(layout: &Layout) -> Option<u16> {
-    let text = fs::read_to_string(layout.state_file()).ok()?;
-    let state: serde_json::Value = serde_json::from_str(&text).ok()?;
-    state["base_port"]
-        .as_u64()
-        .and_then(|p| u16::try_from(p).ok())
+/// What a running `up` recorded about itself.
+#[derive(Debug, Default)]
+struct RunningState {
+    base_port: Option<u16>,
+    replicas: u8,
+}
+
+fn running_state(layout: &Layout) -> RunningState {
+    let state = fs::read_to_string(layout.state_file())
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+    let Some(state) = state else {
+        return RunningState::default();
+    };
+    RunningState {
+        base_port: state["base_port"]
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok()),
+        replicas: state["catalog_replicas"]
+            .as_u64()
+            .and_then(|n| u8::try_from(n).ok())
+            .unwrap_or(0),
+    }
 }
 
 /// `path` made absolute against the current directory, so messages and children agree.

@@ -22,6 +22,8 @@ pub struct Tokens {
     pub order_node: String,
     /// search-node, at the catalog.
     pub search_node: String,
+    /// The catalog's read replicas, at the primary.
+    pub replica: String,
     /// The composer, at every node.
     pub composer: String,
 }
@@ -43,12 +45,13 @@ pub enum SecretsError {
 }
 
 impl Tokens {
-    /// Four fresh 256-bit tokens.
+    /// Fresh 256-bit tokens.
     pub fn generate() -> Result<Self, SecretsError> {
         Ok(Self {
             admin: token()?,
             order_node: token()?,
             search_node: token()?,
+            replica: token()?,
             composer: token()?,
         })
     }
@@ -68,6 +71,10 @@ impl Tokens {
             &catalog_token_file(layout, Part::Search),
             &format!("{}\n", self.search_node),
         )?;
+        write_private(
+            &catalog_token_file(layout, Part::Replica(1)),
+            &format!("{}\n", self.replica),
+        )?;
         let vars: String = ["catalog_token", "orders_token", "search_token"]
             .iter()
             .map(|key| format!("{key}={}\n", self.composer))
@@ -80,7 +87,7 @@ impl Tokens {
     pub fn callers_toml(&self, part: Part) -> String {
         let mut callers: Vec<(&str, &str, &[&str])> = Vec::new();
         match part {
-            Part::Catalog => {
+            Part::Catalog | Part::Replica(_) => {
                 callers.push((
                     "admin",
                     &self.admin,
@@ -94,6 +101,11 @@ impl Tokens {
                 callers.push((
                     "search-node",
                     &self.search_node,
+                    &["catalog:read", "catalog:feed"],
+                ));
+                callers.push((
+                    "catalog-replica",
+                    &self.replica,
                     &["catalog:read", "catalog:feed"],
                 ));
                 callers.push(("edge-composer", &self.composer, &["catalog:read"]));
@@ -131,18 +143,26 @@ impl Tokens {
     }
 }
 
-/// The callers file of `part` in this run's secrets.
+/// The callers file of `part` in this run's secrets; the replicas share the catalog's, so
+/// that one token reads from any of them.
 pub fn callers_file(layout: &Layout, part: Part) -> PathBuf {
+    let part = match part {
+        Part::Replica(_) => Part::Catalog,
+        other => other,
+    };
     layout
         .secrets()
         .join(format!("{}-callers.toml", part.name()))
 }
 
-/// The file holding the token `part` (order-node or search-node) presents to the catalog.
+/// The file holding the token `part` (order-node, search-node or a replica; the replicas
+/// share one) presents to the catalog.
 pub fn catalog_token_file(layout: &Layout, part: Part) -> PathBuf {
-    layout
-        .secrets()
-        .join(format!("{}-catalog.token", part.name()))
+    let name = match part {
+        Part::Replica(_) => "catalog-replica",
+        other => other.name(),
+    };
+    layout.secrets().join(format!("{name}-catalog.token"))
 }
 
 /// The composer's secret variables (its tokens), as edge-host's `--var-file`.
@@ -197,6 +217,7 @@ mod tests {
             bin_dir: dir.path().join("bin"),
             component: component_beside(dir.path()),
             base_port: 7000,
+            replicas: 0,
         };
         fs::create_dir_all(layout.secrets()).unwrap();
         let tokens = Tokens::generate().unwrap();
@@ -207,7 +228,13 @@ mod tests {
         let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(
             names,
-            ["admin", "order-node", "search-node", "edge-composer"]
+            [
+                "admin",
+                "order-node",
+                "search-node",
+                "catalog-replica",
+                "edge-composer"
+            ]
         );
         assert!(catalog.contains(&tokens.composer));
         use std::os::unix::fs::PermissionsExt;

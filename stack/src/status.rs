@@ -26,7 +26,7 @@ pub struct PartStatus {
 /// Asks every part how it is.
 pub async fn collect(layout: &Layout, http: &reqwest::Client) -> Vec<PartStatus> {
     let mut all = Vec::new();
-    for part in Part::START_ORDER {
+    for part in layout.parts() {
         let url = layout.url(part);
         let probe = http
             .get(format!("{url}{}", part.ready_path()))
@@ -70,6 +70,20 @@ fn describe(part: Part, ok: bool, body: &Value) -> String {
                 "unreachable"
             }
         ),
+        Part::Replica(_) if details["replica"].is_object() => {
+            let replica = &details["replica"];
+            format!(
+                "{state}; applied seq {} of {}, lag {} changes, primary {}",
+                replica["applied_seq"],
+                replica["primary_seq"],
+                replica["lag"],
+                if replica["primary_reachable"] == Value::Bool(true) {
+                    "reachable"
+                } else {
+                    "unreachable"
+                }
+            )
+        }
         _ if details.is_object() && details.as_object().is_some_and(|d| !d.is_empty()) => {
             format!("{state}; {details}")
         }

@@ -30,7 +30,7 @@ fn ready_within(part: Part) -> Duration {
         Part::Composer => Duration::from_secs(300),
         // A first start indexes the whole catalogue.
         Part::Search => Duration::from_secs(180),
-        Part::Catalog | Part::Orders => Duration::from_secs(60),
+        Part::Catalog | Part::Replica(_) | Part::Orders => Duration::from_secs(60),
     }
 }
 
@@ -52,7 +52,7 @@ pub async fn run(up: &Up) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let mut running: Vec<Running> = Vec::new();
     let outcome = async {
-        for part in Part::START_ORDER {
+        for part in layout.parts() {
             let mut process = Running::spawn(
                 part.name(),
                 &layout.binary(part),
@@ -87,7 +87,7 @@ pub async fn run(up: &Up) -> anyhow::Result<()> {
 
 /// Everything that can be checked before anything starts.
 fn preflight(layout: &Layout) -> anyhow::Result<()> {
-    for part in Part::START_ORDER {
+    for part in layout.parts() {
         let bin = layout.binary(part);
         if !bin.is_file() {
             return Err(ProcessError::MissingBinary {
@@ -104,7 +104,7 @@ fn preflight(layout: &Layout) -> anyhow::Result<()> {
             layout.component.display()
         );
     }
-    for part in Part::START_ORDER {
+    for part in layout.parts() {
         ensure_port_free(part.name(), layout.port(part))?;
     }
     Ok(())
@@ -133,8 +133,19 @@ fn args(layout: &Layout, issuer: &Issuer, part: Part) -> Vec<String> {
         args.push(callers_file(layout, part).display().to_string());
     }
     let catalog = layout.url(Part::Catalog);
+    let reads = layout.read_urls().join(",");
     match part {
         Part::Catalog => {}
+        Part::Replica(_) => {
+            args.extend([
+                "--replica-of".to_owned(),
+                catalog,
+                "--primary-token-file".to_owned(),
+                secrets::catalog_token_file(layout, part)
+                    .display()
+                    .to_string(),
+            ]);
+        }
         Part::Orders | Part::Search => {
             args.extend([
                 "--catalog-url".to_owned(),
@@ -144,6 +155,9 @@ fn args(layout: &Layout, issuer: &Issuer, part: Part) -> Vec<String> {
                     .display()
                     .to_string(),
             ]);
+            if part == Part::Orders && !reads.is_empty() {
+                args.extend(["--catalog-read-urls".to_owned(), reads.clone()]);
+            }
         }
         Part::Composer => {
             args.push("--component".to_owned());
@@ -160,6 +174,10 @@ fn args(layout: &Layout, issuer: &Issuer, part: Part) -> Vec<String> {
             ] {
                 args.push("--var".to_owned());
                 args.push(format!("{key}={value}"));
+            }
+            if !reads.is_empty() {
+                args.push("--var".to_owned());
+                args.push(format!("catalog_read_urls={reads}"));
             }
         }
     }
@@ -196,6 +214,7 @@ fn write_state(layout: &Layout, running: &[Running]) -> anyhow::Result<()> {
     let state = json!({
         "pid": std::process::id(),
         "base_port": layout.base_port,
+        "catalog_replicas": layout.replicas,
         "parts": parts,
     });
     let file = layout.state_file();
@@ -239,6 +258,11 @@ fn print_banner(layout: &Layout, orders: &[String], product: &str) {
         )
     };
     let catalog = layout.url(Part::Catalog);
+    let replicas: String = layout
+        .read_urls()
+        .iter()
+        .map(|url| format!("\n  catalog replica {url}   (reads for order-node and the composer)"))
+        .collect();
     let token_file = layout.secrets().join("admin.token");
     let order = orders.first().map(String::as_str).unwrap_or("ORDER_ID");
     println!(
@@ -246,7 +270,7 @@ fn print_banner(layout: &Layout, orders: &[String], product: &str) {
 The system is up: data in {data}, logs in {logs}.
 
   edge-composer  {composer}   (the public entry point)
-  catalog-node   {catalog}
+  catalog-node   {catalog}{replicas}
   order-node     {orders_url}
   search-node    {search}
 

@@ -20,16 +20,17 @@ const UP_WITHIN: Duration = Duration::from_secs(400);
 /// How long `up` may take to stop everything after SIGTERM.
 const STOP_WITHIN: Duration = Duration::from_secs(60);
 
-/// Four consecutive free ports below the ephemeral range, so that the ports other tests get
-/// from the kernel cannot collide with them; tests of this process never share a base.
+/// Six consecutive free ports (the four parts and two catalog replicas) below the ephemeral
+/// range, so that the ports other tests get from the kernel cannot collide with them; tests
+/// of this process never share a base.
 fn free_base_port() -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
     let seed = (std::process::id() % 1_000) as u16 * 8;
     loop {
         let attempt = NEXT.fetch_add(1, Ordering::Relaxed);
-        assert!(attempt < 2_000, "no four consecutive free ports found");
-        let base = 20_000 + (seed + attempt * 4) % 12_000;
-        if (0..4).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+        assert!(attempt < 2_000, "no six consecutive free ports found");
+        let base = 20_000 + (seed + attempt * 8) % 12_000;
+        if (0..6).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
             return base;
         }
     }
@@ -51,15 +52,17 @@ struct Stack {
 impl Stack {
     /// Starts `stack up` without building, using the binaries this test run built.
     async fn spawn(data: &Path, base: u16, run: &str) -> (Child, PathBuf) {
-        Self::spawn_with(data, base, run, None).await
+        Self::spawn_with(data, base, run, None, 0).await
     }
 
-    /// [`Self::spawn`] importing `catalogue` on first start instead of the demo's.
+    /// [`Self::spawn`] importing `catalogue` on first start instead of the demo's, with
+    /// `replicas` catalog read replicas.
     async fn spawn_with(
         data: &Path,
         base: u16,
         run: &str,
         catalogue: Option<&Path>,
+        replicas: u8,
     ) -> (Child, PathBuf) {
         let bin_dir = binary("catalog-node").parent().unwrap().to_owned();
         let stderr = data.with_extension(format!("{run}.stderr"));
@@ -80,6 +83,8 @@ impl Stack {
             .arg(data)
             .arg("--base-port")
             .arg(base.to_string())
+            .arg("--catalog-replicas")
+            .arg(replicas.to_string())
             .env_remove("STACK_DATA_DIR")
             .env_remove("STACK_BASE_PORT")
             .stdin(Stdio::null())
@@ -93,12 +98,19 @@ impl Stack {
 
     /// Starts `stack up` and waits for its banner.
     async fn up(data: &Path, base: u16, run: &str) -> Self {
-        Self::up_with(data, base, run, None).await
+        Self::up_with(data, base, run, None, 0).await
     }
 
-    /// [`Self::up`] importing `catalogue` on first start instead of the demo's.
-    async fn up_with(data: &Path, base: u16, run: &str, catalogue: Option<&Path>) -> Self {
-        let (mut child, stderr) = Self::spawn_with(data, base, run, catalogue).await;
+    /// [`Self::up`] importing `catalogue` on first start instead of the demo's, with
+    /// `replicas` catalog read replicas.
+    async fn up_with(
+        data: &Path,
+        base: u16,
+        run: &str,
+        catalogue: Option<&Path>,
+        replicas: u8,
+    ) -> Self {
+        let (mut child, stderr) = Self::spawn_with(data, base, run, catalogue, replicas).await;
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let mut banner = Vec::new();
@@ -300,8 +312,23 @@ async fn up_serves_the_printed_curls_reports_status_stops_and_restarts_on_the_sa
     assert!(ok, "{stderr}");
 }
 
+/// Product reads a node answered (`POST /v1/products:batchGet`, 2xx), from its `/metrics`.
+async fn batch_reads(port: u16) -> f64 {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("http_requests_total{") && l.contains("/v1/products:batchGet"))
+        .filter(|l| l.contains("status=\"2"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn up_runs_on_a_catalogue_that_shares_no_id_with_the_demo() {
+async fn up_runs_on_a_catalogue_that_shares_no_id_with_the_demo_with_two_catalog_replicas() {
     let dir = tempfile::tempdir().unwrap();
     let catalogue = dir.path().join("teas.jsonl");
     let lines: Vec<String> = (1..=12)
@@ -320,7 +347,18 @@ async fn up_runs_on_a_catalogue_that_shares_no_id_with_the_demo() {
         .collect();
     std::fs::write(&catalogue, lines.join("\n")).unwrap();
     let data = dir.path().join("data");
-    let stack = Stack::up_with(&data, free_base_port(), "teas", Some(&catalogue)).await;
+    let base = free_base_port();
+    let stack = Stack::up_with(&data, base, "teas", Some(&catalogue), 2).await;
+    let banner = stack.banner.join("\n");
+    for port in [base + 4, base + 5] {
+        assert!(
+            banner.contains(&format!("catalog replica http://127.0.0.1:{port}")),
+            "{banner}"
+        );
+    }
+    let (ready, report) = status(&data).await;
+    assert!(ready, "{report}");
+    assert!(report.contains("catalog-replica-2"), "{report}");
     let curls = stack.curls();
     assert_eq!(curls.len(), 5, "{:#?}", stack.banner);
     for curl in &curls {
@@ -338,6 +376,10 @@ async fn up_runs_on_a_catalogue_that_shares_no_id_with_the_demo() {
     let product = run_curl(&curls[4]).await;
     // tea-001 has too little stock for the demo; the first well-stocked tea is used.
     assert_eq!(product["id"], "tea-002", "{product}");
+    // The demo orders, the view and the order read their products from the replicas only.
+    let replica_reads = batch_reads(base + 4).await + batch_reads(base + 5).await;
+    assert!(replica_reads >= 3.0, "{replica_reads}");
+    assert_eq!(batch_reads(base + 1).await, 0.0);
     let (ok, stderr) = stack.stop().await;
     assert!(ok, "{stderr}");
 }
