@@ -79,6 +79,9 @@ pub fn run_command(data_dir: &Path, file: &Path) -> Result<(), ImportError> {
 pub fn run(data_dir: &Path, file: &Path) -> Result<ImportReport, ImportError> {
     let products = read(file)?;
     let store = Store::open(data_dir)?;
+    // A replica's products are its primary's: an import there would invent changes the
+    // primary never made.
+    store.claim(&crate::store::Role::Primary)?;
     let bar = ProgressBar::new(products.len() as u64).with_style(
         ProgressStyle::with_template(
             "{spinner} importing [{bar:40}] {pos}/{len} products ({per_sec})",
@@ -154,5 +157,37 @@ mod tests {
         assert_eq!((report.products, report.head_seq), (1200, 1200));
         let store = crate::store::reopen(&dir.path().join("data"));
         assert_eq!(store.product_count(), 1200);
+    }
+
+    #[test]
+    fn a_replicas_store_is_not_imported_into() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.jsonl");
+        std::fs::write(
+            &file,
+            r#"{"id":"a","name":"A","category":"kitchen","price_minor":1,"currency":"EUR","stock":1}"#,
+        )
+        .unwrap();
+        let data = dir.path().join("data");
+        let replica = crate::store::Store::open(&data).unwrap();
+        replica
+            .claim(&crate::store::Role::Replica("http://primary".into()))
+            .unwrap();
+        drop(replica);
+        // sled lets go of the lock a moment after the handle is dropped.
+        let mut result = run(&data, &file);
+        for _ in 0..100 {
+            if !matches!(
+                result,
+                Err(ImportError::Open(crate::store::StoreError::Locked { .. }))
+            ) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            result = run(&data, &file);
+        }
+        let err = result.unwrap_err();
+        assert!(err.to_string().contains("read replica"), "{err}");
+        assert_eq!(crate::store::reopen(&data).product_count(), 0);
     }
 }
