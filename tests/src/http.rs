@@ -152,3 +152,18 @@ impl Client {
         self.send(Method::DELETE, path, None, &[]).await
     }
 }
+
+/// Requests a node answered with 2xx on `route` (as matched, e.g. `/v1/products/{id}`) with
+/// `method`, from the text of its `/metrics`.
+pub fn answered(metrics: &str, method: &str, route: &str) -> f64 {
+    let method = format!("method=\"{method}\"");
+    let route = format!("route=\"{route}\"");
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("http_requests_total{"))
+        .filter(|line| {
+            line.contains(&method) && line.contains(&route) && line.contains("status=\"2")
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

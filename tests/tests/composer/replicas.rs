@@ -13,15 +13,7 @@ use crate::id_of;
 /// Requests a node answered on `route` with `method` and status 2xx, from its `/metrics`.
 async fn answered(base: &str, method: &str, route: &str) -> f64 {
     let text = Client::new(base, None).get("/metrics").await.text;
-    text.lines()
-        .filter(|line| line.starts_with("http_requests_total{"))
-        .filter(|line| {
-            line.contains(&format!("method=\"{method}\""))
-                && line.contains(&format!("route=\"{route}\""))
-                && line.contains("status=\"2")
-        })
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    system_tests::http::answered(&text, method, route)
 }
 
 async fn batch_reads(base: &str) -> f64 {

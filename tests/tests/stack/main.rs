@@ -320,11 +320,7 @@ async fn batch_reads(port: u16) -> f64 {
         .text()
         .await
         .unwrap();
-    text.lines()
-        .filter(|l| l.starts_with("http_requests_total{") && l.contains("/v1/products:batchGet"))
-        .filter(|l| l.contains("status=\"2"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    system_tests::http::answered(&text, "POST", "/v1/products:batchGet")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
