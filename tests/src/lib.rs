@@ -9,6 +9,7 @@ pub mod crash;
 pub mod http;
 pub mod identity;
 pub mod node;
+pub mod otlp;
 
 pub use callers::Callers;
 pub use http::Client;
