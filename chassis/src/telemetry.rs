@@ -1,5 +1,6 @@
 //! Logging with `tracing`, filtered by `RUST_LOG` (default `info`), to standard error; spans
-//! to an OpenTelemetry collector when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+//! to an OpenTelemetry collector when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (see
+//! [`OTLP_ENDPOINTS`]).
 //!
 //! The OpenTelemetry layer is installed whether or not spans are exported: it is what gives
 //! a request's span its trace and span ids, so that a node carries a caller's trace on to its
@@ -18,9 +19,13 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::export;
 
-/// The standard variable naming the collector (`http://host:4318`); spans go to its
-/// `/v1/traces`. Unset, nothing is exported.
-pub const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// The standard variables naming the collector: the endpoint of every signal
+/// (`http://host:4318`, spans go to its `/v1/traces`), or the full URL of traces alone. With
+/// neither set (or set empty, which the specification counts as unset), nothing is exported.
+pub const OTLP_ENDPOINTS: [&str; 2] = [
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+];
 
 /// How long exiting waits for the last spans to reach the collector.
 const FLUSH_LIMIT: Duration = Duration::from_secs(5);
@@ -62,7 +67,10 @@ pub fn init(service: &'static str) -> Telemetry {
     let mut provider = SdkTracerProvider::builder()
         .with_resource(Resource::builder().with_service_name(service).build());
     let mut exporting = None;
-    if std::env::var_os(OTLP_ENDPOINT).is_some() {
+    if OTLP_ENDPOINTS
+        .iter()
+        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
+    {
         match export::exporter() {
             Ok(exporter) => {
                 // Batched, on the SDK's own thread; OTEL_BSP_SCHEDULE_DELAY and its siblings
@@ -76,6 +84,13 @@ pub fn init(service: &'static str) -> Telemetry {
     let provider = provider.build();
     let otel = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer(service))
+        // Every request and call span is opened in `chassis::trace`, on whatever worker
+        // thread: source location, module and thread say nothing about the request, and
+        // busy/idle times cost a clock read at every poll.
+        .with_location(false)
+        .with_target(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
         // Only the spans and events a node means as its story; debug chatter stays local.
         .with_filter(LevelFilter::INFO);
     let _ = tracing_subscriber::registry()

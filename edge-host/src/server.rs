@@ -215,7 +215,9 @@ impl Host {
         // The guest may keep running (streaming the body) after it has sent the head; the
         // permit stays with it until it ends, and the deadline bounds it even while it waits
         // on the host.
-        let task = tokio::task::spawn(async move {
+        // In the request's span: the guest's upstream calls and whatever is logged about
+        // them belong to the request.
+        let task = tokio::task::spawn(Instrument::in_current_span(async move {
             let run = async {
                 let proxy = pre.instantiate_async(&mut store).await?;
                 proxy
@@ -231,7 +233,7 @@ impl Host {
                 Ok(Err(e)) => Err(Refusal::from_guest(e)),
                 Err(_) => Err(Refusal::Deadline),
             }
-        });
+        }));
         match tokio::time::timeout(deadline, receiver).await {
             Ok(Ok(Ok(response))) => Ok(response),
             Ok(Ok(Err(e))) => Err(Refusal::host(e)),

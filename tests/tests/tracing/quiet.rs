@@ -9,11 +9,18 @@ use crate::{exporting_to, traceparent};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_without_an_endpoint_exports_nothing_but_logs_the_trace_id() {
     let collector = Collector::start().await;
-    // The same settings as an exporting node, bar the endpoint.
-    let env: Vec<_> = exporting_to(collector.endpoint())
+    // The same settings as an exporting node, bar the endpoint, set empty (which counts as
+    // unset) so that one in the test's own environment is not inherited.
+    let mut env: Vec<_> = exporting_to(collector.endpoint())
         .into_iter()
         .filter(|(k, _)| k != "OTEL_EXPORTER_OTLP_ENDPOINT")
         .collect();
+    for var in [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ] {
+        env.push((var.to_owned(), String::new()));
+    }
     let mut catalog: CatalogNode = ComposerSystem::start_catalog_with_env(false, &env).await;
     let trace_id = "0123456789abcdef0123456789abcdef";
     let read = catalog
