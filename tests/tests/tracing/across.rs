@@ -1,6 +1,7 @@
 //! One order placed and one order view read through the composer: each is one trace, from
 //! edge-host's server span through its client spans, order-node's server and client spans,
-//! to the catalog's server spans, every parent link as the calls were made.
+//! to the catalog's server spans, every parent link as the calls were made. search-node's
+//! feed reads are linked to the catalog's spans the same way.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -227,5 +228,30 @@ async fn a_placement_and_a_view_are_each_one_trace_across_edge_host_order_node_a
         &trace,
     );
     assert_eq!(trace.len(), 5, "the view's trace:\n{}", show(&trace));
+
+    // search-node's feed reads carry their client span to the catalog too.
+    let feed_calls: Vec<_> = spans
+        .iter()
+        .filter(|s| {
+            s.service == "search-node"
+                && s.kind == Kind::Client
+                && s.attribute("url.full")
+                    .is_some_and(|u| u.contains("/v1/events"))
+        })
+        .collect();
+    assert!(
+        !feed_calls.is_empty(),
+        "no feed read of search-node was exported"
+    );
+    let served_feed = spans.iter().filter(|s| {
+        s.service == "catalog-node" && s.kind == Kind::Server && s.name == "GET /v1/events"
+    });
+    assert!(
+        served_feed.clone().any(|s| feed_calls
+            .iter()
+            .any(|c| c.span_id == s.parent_id && c.trace_id == s.trace_id)),
+        "no feed read the catalog served is the child of search-node's call: {:?}",
+        served_feed.collect::<Vec<_>>()
+    );
     eprintln!("tracing across the services took {:?}", started.elapsed());
 }
