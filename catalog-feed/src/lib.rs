@@ -52,12 +52,8 @@ impl FeedClient {
         path: &str,
         timeout: Duration,
     ) -> Result<T, FeedError> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .timeout(timeout)
-            .send()
+        let request = self.http.get(format!("{}{path}", self.base));
+        let response = chassis::trace::send(request.bearer_auth(&self.token).timeout(timeout))
             .await
             .map_err(|e| FeedError::Unavailable(e.to_string()))?;
         match response.status() {

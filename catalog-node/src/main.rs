@@ -7,7 +7,6 @@ use catalog_node::cli::{ARCHIVE_NAMES, Cli, Command};
 use catalog_node::node::{self, Config};
 
 fn main() -> ExitCode {
-    chassis::telemetry::init();
     let cli: Cli = ARCHIVE_NAMES.parse();
     chassis::telemetry::run_async("catalog-node", run(cli))
 }

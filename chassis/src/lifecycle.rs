@@ -86,12 +86,14 @@ impl Background {
     }
 
     /// Runs `task` to its end, shutdown or not (a step that must not be cut halfway, such as
-    /// a saga step whose client hung up); shutdown waits for it.
+    /// a saga step whose client hung up); shutdown waits for it. The task stays in the
+    /// current span, so that its calls and log lines belong to the request that started it.
     pub fn spawn<T: Send + 'static>(
         &self,
         task: impl Future<Output = T> + Send + 'static,
     ) -> tokio::task::JoinHandle<T> {
-        self.tracker.spawn(task)
+        self.tracker
+            .spawn(tracing::Instrument::in_current_span(task))
     }
 
     /// Cancels the shutdown (if the server ended by itself) and waits for every task, at most

@@ -22,6 +22,7 @@ use crate::guard::{self, TimeLimits};
 use crate::limits::HttpLimits;
 use crate::metrics::{self, Metrics};
 use crate::routes::{ApiInfo, OPENAPI_ROUTE, RouteTable, Routes};
+use crate::trace;
 
 /// The routes [`finish`] adds to every node, open to anyone: health, readiness, metrics and
 /// the OpenAPI document.
@@ -94,10 +95,10 @@ pub fn finish(
 }
 
 /// Adds `/healthz`, `/readyz`, `/metrics`, `/openapi.json` (generated from the route table,
-/// the open routes included), JSON fallbacks, the body limit and request metrics to a node's
-/// API routes, and puts the API routes behind the request time limits and the concurrency
-/// limit of `limits`. The operational routes are not shed: an orchestrator probing a busy
-/// node must still hear that it is alive.
+/// the open routes included), JSON fallbacks, the body limit, request metrics and a trace span
+/// per API request (see [`trace`]) to a node's API routes, and puts the API routes behind the
+/// request time limits and the concurrency limit of `limits`. The operational routes are not
+/// shed: an orchestrator probing a busy node must still hear that it is alive.
 pub fn finish_with(
     api: Routes,
     info: ApiInfo,
@@ -114,7 +115,10 @@ pub fn finish_with(
             time_limits,
             guard::time_limit,
         ))
-        .route_layer(middleware::from_fn_with_state(slots, guard::shed));
+        .route_layer(middleware::from_fn_with_state(slots, guard::shed))
+        // Outermost of the API's route layers, so that the span covers a shed or timed-out
+        // request too; the operational routes are not traced (probes would drown the traces).
+        .route_layer(middleware::from_fn(trace::layer));
     let table = served_table(table);
     // Rendered once: the table does not change while the node runs.
     let openapi = axum::body::Bytes::from(table.openapi(info).to_string());

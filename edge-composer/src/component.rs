@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::Poll;
 
-use composer_core::{Lookup, customer_views, order_view, plan_products, search_view};
+use composer_core::{Lookup, TraceParent, customer_views, order_view, plan_products, search_view};
 use contracts::catalog::{BatchGetRequest, BatchGetResponse, MAX_BATCH_IDS};
 use contracts::orders::{Order, OrderPage};
 use contracts::search::SearchResponse;
@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 use wasi::clocks::{monotonic_clock, wall_clock};
+use wasi::random::random;
 
 use crate::access::{self, PlaceRefusal};
 use crate::config::{self as settings, Upstreams};
@@ -95,6 +96,31 @@ async fn sleep_until(deadline: u64) {
     .await;
 }
 
+thread_local! {
+    /// The `traceparent` every upstream call of the request carries. An instance serves one
+    /// request and WASI 0.2 gives it one thread, so this is the request's; kept here rather
+    /// than threaded through every route, whose calls all go through [`send`].
+    static TRACE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Continues the caller's trace, or starts one.
+fn begin_trace(req: &Request) {
+    let header = req.header("traceparent").and_then(|v| v.as_str());
+    let trace = TraceParent::continue_or_start(header, || {
+        // Zeros (were WASI to give fewer bytes than asked) start no trace rather than a bad one.
+        <[u8; 24]>::try_from(random::get_random_bytes(24).as_slice()).unwrap_or([0; 24])
+    });
+    TRACE.with(|t| *t.borrow_mut() = trace.map(|t| t.to_string()));
+}
+
+/// Sends an upstream call with the request's `traceparent`.
+fn send(mut request: Request) -> impl Future<Output = Result<Response, spin_sdk::http::SendError>> {
+    if let Some(trace) = TRACE.with(|t| t.borrow().clone()) {
+        request.set_header("traceparent", trace);
+    }
+    spin_sdk::http::send::<_, Response>(request)
+}
+
 /// What an upstream call came to.
 enum Upstream<T> {
     Ok(T),
@@ -116,13 +142,7 @@ async fn within_budget<F: Future<Output = Result<Response, spin_sdk::http::SendE
 }
 
 async fn call<T: DeserializeOwned>(name: &str, request: Request) -> Upstream<T> {
-    let response = match within_budget(
-        name,
-        BUDGET_MS,
-        spin_sdk::http::send::<_, Response>(request),
-    )
-    .await
-    {
+    let response = match within_budget(name, BUDGET_MS, send(request)).await {
         Ok(r) => r,
         Err(e) => return Upstream::Failed(e),
     };
@@ -300,12 +320,7 @@ async fn search_route(up: &Upstreams, query: &str) -> Response {
         format!("{}/v1/search?{query}", up.search_url),
         &up.search_token,
     );
-    let response = within_budget(
-        "search",
-        BUDGET_MS,
-        spin_sdk::http::send::<_, Response>(request),
-    )
-    .await;
+    let response = within_budget("search", BUDGET_MS, send(request)).await;
     timing.hop("search", ms_since(start), 1);
     let response = match response {
         Ok(r) => r,
@@ -382,12 +397,7 @@ async fn cancel_order_route(up: &Upstreams, user: &Verified, order_id: &str) -> 
 /// Sends a write to order-node and passes its answer through.
 async fn forward(request: Request, mut timing: Timing) -> Response {
     let start = now_ns();
-    let response = within_budget(
-        "orders",
-        WRITE_BUDGET_MS,
-        spin_sdk::http::send::<_, Response>(request),
-    )
-    .await;
+    let response = within_budget("orders", WRITE_BUDGET_MS, send(request)).await;
     timing.hop("orders", ms_since(start), 1);
     match response {
         Ok(upstream) => {
@@ -476,6 +486,7 @@ async fn handle(req: Request) -> anyhow::Result<Response> {
     if route == Route::Health {
         return Ok(json(200, &serde_json::json!({"status": "ok"}), &timing));
     }
+    begin_trace(&req);
     let up = match Upstreams::load(config) {
         Ok(up) => up,
         Err(e) => return Ok(error(Code::Misconfigured, e.to_string(), &timing)),

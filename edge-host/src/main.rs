@@ -71,7 +71,6 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    chassis::telemetry::init();
     let cli = Cli::parse();
     chassis::telemetry::run_async("edge-host", run(cli))
 }

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::future::Future;
 
+use tracing::{Instrument, Span};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::upstream::Upstreams;
@@ -79,8 +80,17 @@ impl WasiHttpHooks for Hooks {
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
         let upstreams = self.upstreams.clone();
+        let (span, request) = traced(request);
         Box::new(async move {
-            let response = upstreams.send(request, options).await?;
+            let response = upstreams
+                .send(request, options)
+                .instrument(span.clone())
+                .await;
+            match &response {
+                Ok(response) => chassis::trace::record_status(&span, response.status().as_u16()),
+                Err(e) => chassis::trace::record_failure(&span, &format_args!("{e:?}")),
+            }
+            let response = response?;
             // The client drives the connection itself: nothing is left for the caller to await.
             let io = async { Ok(()) };
             Ok((
@@ -89,6 +99,20 @@ impl WasiHttpHooks for Hooks {
             ))
         })
     }
+}
+
+/// The guest's call within a client span of edge-host's, its `traceparent` rewritten so that
+/// the upstream's span is the client span's child. The composer passes on the context edge-host
+/// gave it, so the client span's parent is edge-host's server span of the request; a call
+/// without one is the child of the current span.
+fn traced(mut request: http::Request<WasiBody>) -> (Span, http::Request<WasiBody>) {
+    let span = chassis::trace::client_span_continuing(
+        request.method(),
+        &request.uri().to_string(),
+        request.headers(),
+    );
+    chassis::trace::inject(&span, request.headers_mut());
+    (span, request)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
     Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
@@ -160,15 +161,21 @@ impl Host {
         })
     }
 
-    /// Answers one request; every failure becomes an answer, never a dropped connection.
+    /// Answers one request within its server span; every failure becomes an answer, never a
+    /// dropped connection.
     async fn handle(
         self: Arc<Self>,
-        request: hyper::Request<Incoming>,
+        mut request: hyper::Request<Incoming>,
     ) -> Result<hyper::Response<HyperOutgoingBody>, Infallible> {
-        Ok(match self.admit(request).await {
+        let span = chassis::trace::server_span(request.method(), None, request.headers());
+        // The composer continues the trace from edge-host's span, the one edge-host exports.
+        chassis::trace::inject(&span, request.headers_mut());
+        let response = match self.admit(request).instrument(span.clone()).await {
             Ok(response) => response,
             Err(refusal) => refusal.into_response(),
-        })
+        };
+        chassis::trace::record_status(&span, response.status().as_u16());
+        Ok(response)
     }
 
     async fn admit(
@@ -208,7 +215,9 @@ impl Host {
         // The guest may keep running (streaming the body) after it has sent the head; the
         // permit stays with it until it ends, and the deadline bounds it even while it waits
         // on the host.
-        let task = tokio::task::spawn(async move {
+        // In the request's span: the guest's upstream calls and whatever is logged about
+        // them belong to the request.
+        let task = tokio::task::spawn(Instrument::in_current_span(async move {
             let run = async {
                 let proxy = pre.instantiate_async(&mut store).await?;
                 proxy
@@ -224,7 +233,7 @@ impl Host {
                 Ok(Err(e)) => Err(Refusal::from_guest(e)),
                 Err(_) => Err(Refusal::Deadline),
             }
-        });
+        }));
         match tokio::time::timeout(deadline, receiver).await {
             Ok(Ok(Ok(response))) => Ok(response),
             Ok(Ok(Err(e))) => Err(Refusal::host(e)),

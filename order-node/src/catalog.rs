@@ -122,7 +122,8 @@ impl CatalogClient {
         op: &'static str,
         request: reqwest::RequestBuilder,
     ) -> Result<(StatusCode, bytes_body::Body), CatalogError> {
-        let response = request.bearer_auth(&self.token).send().await.map_err(|e| {
+        let sent = chassis::trace::send(request.bearer_auth(&self.token)).await;
+        let response = sent.map_err(|e| {
             self.count(op, "unreachable");
             CatalogError::Unavailable(e.to_string())
         })?;

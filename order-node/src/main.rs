@@ -7,7 +7,6 @@ use order_node::cli::{ARCHIVE_NAMES, Cli, Command};
 use order_node::node::{self, Config};
 
 fn main() -> ExitCode {
-    chassis::telemetry::init();
     let cli: Cli = ARCHIVE_NAMES.parse();
     chassis::telemetry::run_async("order-node", run(cli))
 }

@@ -7,7 +7,6 @@ use search_node::cli::{ARCHIVE_NAMES, Cli, Command};
 use search_node::node::{self, CatalogSource, Config};
 
 fn main() -> ExitCode {
-    chassis::telemetry::init();
     let cli: Cli = ARCHIVE_NAMES.parse();
     chassis::telemetry::run_async("search-node", run(cli))
 }

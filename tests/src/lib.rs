@@ -9,6 +9,7 @@ pub mod crash;
 pub mod http;
 pub mod identity;
 pub mod node;
+pub mod otlp;
 pub mod replica;
 
 pub use callers::Callers;
