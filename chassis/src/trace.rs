@@ -77,8 +77,10 @@ pub fn server_span(method: &Method, route: Option<&str>, headers: &HeaderMap) ->
     span
 }
 
-/// A client span for a call of `method` to `url`, child of the current span.
+/// A client span for a call of `method` to `url`, child of the current span. The URL is
+/// recorded without its query string, which may carry what users typed (a search's text).
 pub fn client_span(method: &Method, url: &str) -> Span {
+    let url = url.split_once('?').map_or(url, |(path, _)| path);
     tracing::info_span!(
         "call",
         otel.kind = "client",
@@ -249,5 +251,18 @@ mod tests {
         inject(&span, &mut out);
         assert!(out.is_empty());
         assert_eq!(trace_id(&span), None);
+    }
+
+    #[test]
+    fn a_call_span_leaves_the_query_string_out() {
+        let ((), spans) = with_tracing(|| {
+            let _span = client_span(&Method::GET, "http://search/v1/search?q=private+words");
+        });
+        let url = spans[0]
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == "url.full")
+            .map(|kv| kv.value.to_string());
+        assert_eq!(url.as_deref(), Some("http://search/v1/search"));
     }
 }
