@@ -73,8 +73,6 @@ pub fn init(service: &'static str) -> Telemetry {
     {
         match export::exporter() {
             Ok(exporter) => {
-                // Batched, on the SDK's own thread; OTEL_BSP_SCHEDULE_DELAY and its siblings
-                // tune it.
                 provider = provider.with_batch_exporter(exporter);
                 exporting = Some(Ok(()));
             }
@@ -82,17 +80,19 @@ pub fn init(service: &'static str) -> Telemetry {
         }
     }
     let provider = provider.build();
-    let otel = tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer(service))
-        // Every request and call span is opened in `chassis::trace`, on whatever worker
-        // thread: source location, module and thread say nothing about the request, and
-        // busy/idle times cost a clock read at every poll.
-        .with_location(false)
-        .with_target(false)
-        .with_threads(false)
-        .with_tracked_inactivity(false)
-        // Only the spans and events a node means as its story; debug chatter stays local.
-        .with_filter(LevelFilter::INFO);
+    // The OpenTelemetry layer only when spans go somewhere: building OpenTelemetry spans for
+    // nobody costs every request CPU (a product read, the cheapest, most of all). Without it,
+    // `trace` still passes the caller's trace on and logs its id, for a plain `tracing` span.
+    let otel = matches!(exporting, Some(Ok(()))).then(|| {
+        crate::trace::set_exporting();
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer(service))
+            .with_location(false)
+            .with_target(false)
+            .with_threads(false)
+            .with_tracked_inactivity(false)
+            .with_filter(LevelFilter::INFO)
+    });
     let _ = tracing_subscriber::registry()
         .with(fmt)
         .with(otel)

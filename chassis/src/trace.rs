@@ -4,27 +4,54 @@
 //! Every request a node serves gets a server span ([`layer`]) continuing the caller's trace;
 //! every call a node makes gets a client span ([`send`], [`client_span`]) whose context goes
 //! out in the call's `traceparent`, so the callee's server span is its child. The spans are
-//! `tracing` spans: the OpenTelemetry layer [`crate::telemetry`] installs gives them ids, and
-//! exports them only when an OTLP endpoint is configured. The trace id is a field of the
-//! request span, so every log line of the request carries it.
+//! `tracing` spans: the OpenTelemetry layer [`crate::telemetry`] installs when an OTLP
+//! endpoint is configured gives them ids and exports them. Without an endpoint there is no
+//! OpenTelemetry layer (building spans for nobody is not free): a request span then keeps the
+//! caller's `traceparent` (or one the node starts) and passes it on unchanged. Either way the
+//! trace id is a field of the request span, so every log line of the request carries it.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use opentelemetry::Context;
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{TraceContextExt, TraceId};
+use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::Registry;
+use tracing_subscriber::registry::LookupSpan;
 
 /// The W3C Trace Context header.
 pub const TRACEPARENT: &str = "traceparent";
+
+/// Whether spans are exported (an OpenTelemetry layer is installed).
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Records that the OpenTelemetry layer is installed; [`crate::telemetry`] calls it.
+pub(crate) fn set_exporting() {
+    EXPORTING.store(true, Ordering::Release);
+}
+
+fn exporting() -> bool {
+    EXPORTING.load(Ordering::Acquire)
+}
+
+/// The context a request span passes on when nothing is exported; written out as a header
+/// only when a call is made.
+#[derive(Debug, Clone, Copy)]
+struct Forward {
+    trace_id: TraceId,
+    parent_id: SpanId,
+    flags: u8,
+}
 
 /// The caller's trace context in `headers`; empty when there is none or it is malformed, and
 /// the span then starts a trace of its own.
@@ -34,7 +61,12 @@ pub fn remote(headers: &HeaderMap) -> Context {
 
 /// Writes `span`'s context into `headers` as `traceparent`, replacing any there; writes
 /// nothing when the span has no context (tracing is not installed, or the span is disabled).
+/// When nothing is exported, passes on the request's context instead (the one its span keeps,
+/// `span`'s or else the current span's), and leaves a `traceparent` already there alone.
 pub fn inject(span: &Span, headers: &mut HeaderMap) {
+    if !exporting() {
+        return forward(span, headers);
+    }
     let cx = span.context();
     if cx.span().span_context().is_valid() {
         TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(headers));
@@ -51,6 +83,9 @@ pub fn trace_id(span: &Span) -> Option<TraceId> {
 /// when known), child of the caller's span when the headers carry one. Its `trace_id` field
 /// puts the trace id on every log line inside it.
 pub fn server_span(method: &Method, route: Option<&str>, headers: &HeaderMap) -> Span {
+    if !exporting() {
+        return request_span(headers);
+    }
     // The OpenTelemetry span takes its name when it starts, which is now: what names it must
     // be known here.
     let name = match route {
@@ -77,9 +112,13 @@ pub fn server_span(method: &Method, route: Option<&str>, headers: &HeaderMap) ->
     span
 }
 
-/// A client span for a call of `method` to `url`, child of the current span. The URL is
-/// recorded without its query string, which may carry what users typed (a search's text).
+/// A client span for a call of `method` to `url`, child of the current span (none when
+/// nothing is exported). The URL is recorded without its query string, which may carry what
+/// users typed (a search's text).
 pub fn client_span(method: &Method, url: &str) -> Span {
+    if !exporting() {
+        return Span::none();
+    }
     let url = url.split_once('?').map_or(url, |(path, _)| path);
     tracing::info_span!(
         "call",
@@ -117,6 +156,61 @@ pub fn record_status(span: &Span, status: u16) {
 pub fn record_failure(span: &Span, error: &dyn std::fmt::Display) {
     span.record("otel.status_code", "ERROR");
     tracing::debug!(parent: span, error = %error, "call failed");
+}
+
+/// The request span of a node that exports nothing: a plain `tracing` span with the trace id
+/// for the log, keeping the caller's `traceparent` (or a new one, when the caller sent none
+/// or a malformed one) to pass on.
+fn request_span(headers: &HeaderMap) -> Span {
+    let caller = remote(headers).span().span_context().clone();
+    let forward = if caller.is_valid() {
+        Forward {
+            trace_id: caller.trace_id(),
+            parent_id: caller.span_id(),
+            flags: caller.trace_flags().to_u8(),
+        }
+    } else {
+        let ids = RandomIdGenerator::default();
+        Forward {
+            trace_id: ids.new_trace_id(),
+            parent_id: ids.new_span_id(),
+            flags: 1,
+        }
+    };
+    let span = tracing::info_span!("request", trace_id = %forward.trace_id);
+    span.with_subscriber(|(id, dispatch)| {
+        if let Some(data) = dispatch.downcast_ref::<Registry>().and_then(|r| r.span(id)) {
+            data.extensions_mut().insert(forward);
+        }
+    });
+    span
+}
+
+/// Writes the context the request span of `span` (or of the current span) keeps into
+/// `headers`, unless they carry one already.
+fn forward(span: &Span, headers: &mut HeaderMap) {
+    if headers.contains_key(TRACEPARENT) {
+        return;
+    }
+    let span = if span.is_disabled() {
+        Span::current()
+    } else {
+        span.clone()
+    };
+    let kept = span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<Registry>()?;
+        registry
+            .span(id)?
+            .scope()
+            .find_map(|s| s.extensions().get::<Forward>().copied())
+    });
+    let Some(f) = kept.flatten() else {
+        return;
+    };
+    let traceparent = format!("00-{}-{}-{:02x}", f.trace_id, f.parent_id, f.flags);
+    if let Ok(value) = HeaderValue::from_str(&traceparent) {
+        headers.insert(TRACEPARENT, value);
+    }
 }
 
 /// Sends `request` within a client span, with the span's `traceparent`: how a node calls
@@ -179,6 +273,8 @@ mod tests {
     }
 
     fn with_tracing<T>(f: impl FnOnce() -> T) -> (T, Vec<SpanData>) {
+        // As the node's telemetry does when it installs the OpenTelemetry layer.
+        set_exporting();
         let kept = Kept::default();
         let provider = SdkTracerProvider::builder()
             .with_simple_exporter(kept.clone())
@@ -264,5 +360,38 @@ mod tests {
             .find(|kv| kv.key.as_str() == "url.full")
             .map(|kv| kv.value.to_string());
         assert_eq!(url.as_deref(), Some("http://search/v1/search"));
+    }
+
+    #[test]
+    fn without_export_a_request_passes_the_callers_context_on_as_it_came() {
+        tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+            let span = request_span(&headers(PARENT));
+            let _entered = span.enter();
+            // A call's own span is none when nothing is exported: the request's is found.
+            let mut out = HeaderMap::new();
+            forward(&Span::none(), &mut out);
+            assert_eq!(out[TRACEPARENT], PARENT);
+            // A context the call carries already (the composer's, through edge-host) stays.
+            let mut theirs = headers("00-11111111111111111111111111111111-2222222222222222-01");
+            forward(&Span::none(), &mut theirs);
+            assert_eq!(theirs[TRACEPARENT].as_bytes()[3..5], *b"11");
+        });
+    }
+
+    #[test]
+    fn without_export_a_request_without_a_caller_starts_a_trace_to_pass_on() {
+        tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+            let mut sent = Vec::new();
+            for _ in 0..2 {
+                let span = request_span(&headers("00-zz-yy-01"));
+                let _entered = span.enter();
+                let mut out = HeaderMap::new();
+                forward(&Span::none(), &mut out);
+                let started = remote(&out).span().span_context().clone();
+                assert!(started.is_valid(), "{out:?}");
+                sent.push(started.trace_id());
+            }
+            assert_ne!(sent[0], sent[1]);
+        });
     }
 }

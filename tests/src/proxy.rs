@@ -109,6 +109,8 @@ pub struct Seen {
     pub query: Option<String>,
     /// The request body.
     pub body: Bytes,
+    /// The `traceparent` header, if any.
+    pub traceparent: Option<String>,
 }
 
 impl Seen {
@@ -370,6 +372,11 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Result<Respo
             path: path.clone(),
             query: query.clone(),
             body: body.clone(),
+            traceparent: parts
+                .headers
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
         });
     }
     shared.changed.notify_waiters();
