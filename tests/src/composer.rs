@@ -285,21 +285,7 @@ impl EdgeHost {
 
     /// Stops the host with SIGTERM and waits for it to exit; returns its exit code.
     pub async fn terminate(&mut self) -> Option<i32> {
-        let mut child = self.child.take()?;
-        if let Some(pid) = child.id() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(pid.to_string())
-                .status()
-                .await;
-        }
-        match tokio::time::timeout(Duration::from_secs(20), child.wait()).await {
-            Ok(Ok(status)) => status.code(),
-            _ => {
-                let _ = child.start_kill();
-                None
-            }
-        }
+        crate::node::terminate(self.child.take()?).await
     }
 
     /// Kills the host with SIGKILL.

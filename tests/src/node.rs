@@ -120,6 +120,25 @@ pub struct StartFailure {
     pub stderr: String,
 }
 
+/// Stops `child` with SIGTERM and waits up to 20 s for it to exit (then kills it); returns
+/// its exit code.
+pub async fn terminate(mut child: Child) -> Option<i32> {
+    if let Some(pid) = child.id() {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()
+            .await;
+    }
+    match tokio::time::timeout(Duration::from_secs(20), child.wait()).await {
+        Ok(Ok(status)) => status.code(),
+        _ => {
+            let _ = child.start_kill();
+            None
+        }
+    }
+}
+
 /// A running node; killed when dropped.
 #[derive(Debug)]
 pub struct Node {
@@ -214,21 +233,7 @@ impl Node {
 
     /// Stops the process with SIGTERM and waits for it to exit; returns its exit code.
     pub async fn terminate(&mut self) -> Option<i32> {
-        let mut child = self.child.take()?;
-        if let Some(pid) = child.id() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(pid.to_string())
-                .status()
-                .await;
-        }
-        match tokio::time::timeout(Duration::from_secs(20), child.wait()).await {
-            Ok(Ok(status)) => status.code(),
-            _ => {
-                let _ = child.start_kill();
-                None
-            }
-        }
+        terminate(self.child.take()?).await
     }
 
     /// Starts the node again on the same port and data directory.
