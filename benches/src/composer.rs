@@ -123,6 +123,8 @@ pub struct ComposerBench {
     pub ob: OrderBench,
     /// A staff token of the test issuer (reads every customer's orders), valid for a day.
     pub staff: String,
+    /// The composer's variables (`KEY=VALUE`), for serving it on another host too.
+    pub vars: Vec<String>,
 }
 
 impl ComposerBench {
@@ -153,6 +155,7 @@ impl ComposerBench {
             host_base,
             ob,
             staff: identity::token_valid_for("bench-staff", true, 24 * 3600),
+            vars,
         }
     }
 

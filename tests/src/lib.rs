@@ -84,6 +84,7 @@ pub mod search;
 pub use search::SearchSystem;
 pub mod composer;
 pub mod rng;
+pub mod wasmtime_serve;
 
 pub use composer::{ComposerSystem, EdgeHost, ServerTiming};
 pub use rng::Rng;

@@ -4,15 +4,19 @@
 //! any HTTP service can do here.
 //!
 //! Starts the release catalog-node (demo catalogue), order-node and edge-host with the
-//! composer; a throwaway PostgreSQL with the release `shared-db` over the same catalogue; and
+//! composer; the same composer on the wasmtime CLI (`wasmtime serve`, with the
+//! `config-from-env` adapter plugged in) when it is available; a throwaway PostgreSQL with the release `shared-db` over the same catalogue; and
 //! the hello server (this binary, `compare hello`). Places orders of 1, 10 and 50 lines in
 //! both systems, then drives the same load tool (`oha`) against both, scenario by scenario,
 //! at 1 and 32 connections, alternating which system goes first from round to round, and
 //! prints one table of medians over the rounds: 2xx/s, p50 and p99 per system and the ratio.
+//! The composer's own scenarios (order views, `/healthz`) also run on `wasmtime serve`, in
+//! the same rounds, so the two hosts of the one component are measured side by side.
 //! Upstream calls per composed request are counted on the nodes' own `/metrics`.
 //!
 //! `compare [--seconds N (default 5)] [--rounds N (default 3)] [--oha PATH] [--out FILE]`;
-//! `scripts/compare` builds what it needs and installs `oha` when missing.
+//! `scripts/compare` builds what it needs and installs `oha` (and wasmtime, through
+//! `scripts/build-wasmtime-composer`) when missing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -29,6 +33,7 @@ use serde_json::Value;
 use shared_db::postgres::Throwaway;
 use system_tests::Rng;
 use system_tests::node::binary;
+use system_tests::wasmtime_serve::{WasmtimeServe, composed_wasm, wasmtime_bin};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -84,6 +89,8 @@ enum Sub {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum System {
     Project,
+    /// The same composer on `wasmtime serve`; the nodes behind it are the project's.
+    Wasmtime,
     Shared,
     Hello,
 }
@@ -92,6 +99,7 @@ impl System {
     fn label(self) -> &'static str {
         match self {
             Self::Project => "this project",
+            Self::Wasmtime => "wasmtime serve",
             Self::Shared => "shared PostgreSQL",
             Self::Hello => "bare hyper",
         }
@@ -177,6 +185,8 @@ async fn post_json(http: &reqwest::Client, url: &str, token: Option<&str>, body:
 
 struct Setup {
     project: ComposerBench,
+    /// `None` when wasmtime or the composed component is not there (said as SKIPPED).
+    wasmtime: Option<WasmtimeServe>,
     shared: Server,
     hello: Server,
     scenarios: Vec<Scenario>,
@@ -185,11 +195,41 @@ struct Setup {
     _dir: tempfile::TempDir,
 }
 
+/// `wasmtime serve` with the composed component and the project's composer variables, or
+/// why not.
+async fn start_wasmtime(project: &ComposerBench, dir: &Path) -> Result<WasmtimeServe, String> {
+    let wasmtime = wasmtime_bin()?;
+    let component = composed_wasm()?;
+    let server = WasmtimeServe::start(
+        &wasmtime,
+        &component,
+        &project.vars,
+        &dir.join("wasmtime.log"),
+    )
+    .await;
+    assert!(
+        server.base().starts_with("http://127.0.0.1:"),
+        "wasmtime serve must listen on loopback, got {}",
+        server.base()
+    );
+    Ok(server)
+}
+
 async fn setup() -> Result<Setup, String> {
     let postgres = Throwaway::start().await.map_err(|e| e.to_string())?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let project = ComposerBench::start().await;
     let http = project.ob.fx.http.clone();
+    let wasmtime = match start_wasmtime(&project, dir.path()).await {
+        Ok(server) => Some(server),
+        Err(why) => {
+            println!(
+                "SKIPPED: the wasmtime serve column is NOT measured: {why} ({})",
+                system_tests::wasmtime_serve::HOW_TO_INSTALL
+            );
+            None
+        }
+    };
 
     let mut cmd = Command::new(binary("shared-db"));
     cmd.args(["--listen", "127.0.0.1:0", "--database-url"])
@@ -269,6 +309,22 @@ async fn setup() -> Result<Setup, String> {
         let placed = post_json(&http, &format!("{}/v1/orders", shared.base), None, &body).await;
         let shared_id = placed["id"].as_str().expect("order id").to_owned();
         let view_url = format!("{}/v1/order-views/{}", project.host_base, order.id);
+        let wasmtime_view = match &wasmtime {
+            Some(server) => {
+                let url = format!("{}/v1/order-views/{}", server.base(), order.id);
+                let (edge, other) = (
+                    project.get_text(&view_url, Some(&project.staff)).await,
+                    project.get_text(&url, Some(&project.staff)).await,
+                );
+                assert_eq!(
+                    edge, other,
+                    "edge-host and wasmtime serve compose {} differently",
+                    order.id
+                );
+                Some(url)
+            }
+            None => None,
+        };
 
         // Upstream calls per composed view, from the nodes' own request counters.
         const PROBES: usize = 20;
@@ -282,33 +338,77 @@ async fn setup() -> Result<Setup, String> {
         // Each reading of /metrics is itself one request on each node, counted in `after`.
         upstream_calls.insert(lines, (after - before - 2.0) / PROBES as f64);
 
+        let mut targets = vec![(
+            System::Project,
+            Target {
+                method: "GET",
+                url: view_url,
+                token: Some(project.staff.clone()),
+                body: None,
+            },
+        )];
+        if let Some(url) = wasmtime_view {
+            targets.push((
+                System::Wasmtime,
+                Target {
+                    method: "GET",
+                    url,
+                    token: Some(project.staff.clone()),
+                    body: None,
+                },
+            ));
+        }
+        targets.push((
+            System::Shared,
+            Target {
+                method: "GET",
+                url: format!("{}/v1/order-views/{shared_id}", shared.base),
+                token: None,
+                body: None,
+            },
+        ));
         scenarios.push(Scenario {
             name: format!(
                 "order view, {lines} line{}",
                 if lines == 1 { "" } else { "s" }
             ),
-            targets: vec![
-                (
-                    System::Project,
-                    Target {
-                        method: "GET",
-                        url: view_url,
-                        token: Some(project.staff.clone()),
-                        body: None,
-                    },
-                ),
-                (
-                    System::Shared,
-                    Target {
-                        method: "GET",
-                        url: format!("{}/v1/order-views/{shared_id}", shared.base),
-                        token: None,
-                        body: None,
-                    },
-                ),
-            ],
+            targets,
         });
     }
+    // The composer's product-less route: what each host costs on its own, no upstream call.
+    let mut targets = vec![(
+        System::Project,
+        Target {
+            method: "GET",
+            url: format!("{}/healthz", project.host_base),
+            token: None,
+            body: None,
+        },
+    )];
+    if let Some(server) = &wasmtime {
+        targets.push((
+            System::Wasmtime,
+            Target {
+                method: "GET",
+                url: format!("{}/healthz", server.base()),
+                token: None,
+                body: None,
+            },
+        ));
+    }
+    targets.push((
+        System::Shared,
+        Target {
+            method: "GET",
+            url: format!("{}/healthz", shared.base),
+            token: None,
+            body: None,
+        },
+    ));
+    scenarios.push(Scenario {
+        name: "composer GET /healthz".to_owned(),
+        targets,
+    });
     // Last, so that the reads above run on stores no load has written to.
     scenarios.push(Scenario {
         name: format!("POST order ({POST_LINES} lines, durable)"),
@@ -335,6 +435,7 @@ async fn setup() -> Result<Setup, String> {
     });
     Ok(Setup {
         project,
+        wasmtime,
         shared,
         hello,
         scenarios,
@@ -405,9 +506,13 @@ fn table(
     runs: &BTreeMap<Key, Vec<Report>>,
 ) -> String {
     let mut out = format!(
-        "Medians of {} rounds of {} s per run (oha, keep-alive), systems alternating.\n\n\
-         | scenario | conns | this project 2xx/s | p50 | p99 | shared PostgreSQL 2xx/s | p50 | p99 | \
-         req/s ratio | p50 ratio |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        "Medians of {} rounds of {} s per run (oha, keep-alive), systems alternating. \
+         \"this project\" is the composer on edge-host (the nodes' own answers for product \
+         GET and POST); \"wasmtime serve\" is the same component on the wasmtime CLI, in \
+         front of the same nodes (composer routes only).\n\n\
+         | scenario | conns | this project 2xx/s | p50 | p99 | wasmtime serve 2xx/s | p50 | p99 | \
+         shared PostgreSQL 2xx/s | p50 | p99 | req/s ratio | p50 ratio |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
         settings.rounds, settings.seconds
     );
     let stat = |key: &Key, f: fn(&Report) -> f64| {
@@ -415,22 +520,30 @@ fn table(
             .map(|r| median(r.iter().map(f).collect()))
             .unwrap_or(f64::NAN)
     };
+    // A system that did not run a scenario shows a dash, never a number.
+    let cells = |key: &Key| match runs.get(key) {
+        Some(_) => format!(
+            "{:.0} | {:.2} ms | {:.2} ms",
+            stat(key, |r| r.ok_per_sec),
+            stat(key, |r| r.p50_ms),
+            stat(key, |r| r.p99_ms)
+        ),
+        None => "— | — | —".to_owned(),
+    };
     for (index, scenario) in scenarios.iter().enumerate() {
         for connections in CONNECTIONS {
             let p = (index, connections, System::Project);
+            let w = (index, connections, System::Wasmtime);
             let s = (index, connections, System::Shared);
             let (p_rps, s_rps) = (stat(&p, |r| r.ok_per_sec), stat(&s, |r| r.ok_per_sec));
             let (p_p50, s_p50) = (stat(&p, |r| r.p50_ms), stat(&s, |r| r.p50_ms));
             out.push_str(&format!(
-                "| {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.0} | {:.2} ms | {:.2} ms | {:.2}× | {:.2}× |\n",
+                "| {} | {} | {} | {} | {} | {:.2}× | {:.2}× |\n",
                 scenario.name,
                 connections,
-                p_rps,
-                p_p50,
-                stat(&p, |r| r.p99_ms),
-                s_rps,
-                s_p50,
-                stat(&s, |r| r.p99_ms),
+                cells(&p),
+                cells(&w),
+                cells(&s),
                 p_rps / s_rps,
                 p_p50 / s_p50,
             ));
@@ -568,6 +681,10 @@ async fn compare(settings: Settings) -> Result<String, String> {
     println!("load tool: {}", oha.version().await?);
     let setup = setup().await?;
     println!("this project: composer {}", setup.project.host_base);
+    match &setup.wasmtime {
+        Some(server) => println!("wasmtime serve: composer {}", server.base()),
+        None => println!("wasmtime serve: not measured (see SKIPPED above)"),
+    }
     println!("shared PostgreSQL: {}", setup.shared.base);
     println!("bare hyper: {}", setup.hello.base);
     // Interrupted, it still stops what it started (PostgreSQL among them) on the way out.

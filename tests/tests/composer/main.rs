@@ -13,6 +13,7 @@ mod outages;
 mod replicas;
 mod search;
 mod views;
+mod wasmtime_serve;
 
 use std::collections::BTreeSet;
 
