@@ -45,15 +45,7 @@ const END_USER_HEADER: &str = "x-end-user";
 #[allow(missing_docs, clippy::all)]
 mod wasi_config {
     spin_sdk::wit_bindgen::generate!({
-        inline: "
-            package wasi:config@0.2.0-draft-2024-09-27;
-            interface store {
-                variant error { upstream(string), io(string) }
-                get: func(key: string) -> result<option<string>, error>;
-                get-all: func() -> result<list<tuple<string, string>>, error>;
-            }
-            world imports { import store; }
-        ",
+        path: "wit/config.wit",
         world: "imports",
         runtime_path: "spin_sdk::wit_bindgen::rt",
     });

@@ -1,9 +1,10 @@
 //! `--var KEY=VALUE`, served to the component through `wasi:config/store` at the version
 //! Spin's variables host serves, so the very same component runs here and on Spin.
 //!
-//! The interface is generated here rather than taken from `wasmtime-wasi-config`: that crate
-//! serves another version of the package (`0.2.0-draft` / `0.2.0-rc.1`), which a component
-//! built against Spin's `0.2.0-draft-2024-09-27` would not link with.
+//! The interface is generated from the composer's own WIT (`edge-composer/wit/config.wit`)
+//! rather than taken from `wasmtime-wasi-config`: that crate serves another version of the
+//! package (`0.2.0-draft` / `0.2.0-rc.1`), which a component built against Spin's
+//! `0.2.0-draft-2024-09-27` would not link with.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,22 +14,8 @@ use thiserror::Error;
 #[allow(missing_docs)] // generated from the WIT below
 mod bindings {
     wasmtime::component::bindgen!({
-        inline: "
-        package wasi:config@0.2.0-draft-2024-09-27;
-
-        interface store {
-            variant error {
-                upstream(string),
-                io(string),
-            }
-            get: func(key: string) -> result<option<string>, error>;
-            get-all: func() -> result<list<tuple<string, string>>, error>;
-        }
-
-        world host {
-            import store;
-        }
-    ",
+        path: "../edge-composer/wit/config.wit",
+        world: "imports",
     });
 }
 

@@ -14,15 +14,7 @@
 #[allow(unsafe_code, missing_docs, clippy::all)]
 mod bindings {
     wit_bindgen::generate!({
-        inline: "
-            package wasi:config@0.2.0-draft-2024-09-27;
-            interface store {
-                variant error { upstream(string), io(string) }
-                get: func(key: string) -> result<option<string>, error>;
-                get-all: func() -> result<list<tuple<string, string>>, error>;
-            }
-            world config-from-env { export store; }
-        ",
+        path: "../wit/config.wit",
         world: "config-from-env",
     });
 }
